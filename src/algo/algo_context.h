@@ -1,0 +1,35 @@
+// What a collective algorithm sees of its communicator: its place in the ring, Connections to
+// its neighbours, scratch memory, the memory operations, and a way to wait. Algorithms know
+// nothing about transports, threads or the C API.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "algo/memory_ops.h"
+#include "core/status.h"
+#include "transports/transport.h"
+
+namespace braid {
+
+class AlgoContext {
+ public:
+  static constexpr int kScratchSlots = 3;
+
+  virtual ~AlgoContext() = default;
+  // Position in the ring (ring order is rank order until topology planning replaces it).
+  virtual int rank() const = 0;
+  virtual int nranks() const = 0;
+  virtual Connection* next() = 0;
+  virtual Connection* prev() = 0;
+  // Blocks until the ticket completes, the connection breaks, the communicator is aborted, or
+  // nothing moves for the timeout; the error names the peer.
+  virtual Status waitSend(Connection* conn, uint64_t ticket) = 0;
+  virtual Status waitRecv(Connection* conn, uint64_t ticket) = 0;
+  // Pipeline slice in bytes, and kScratchSlots scratch buffers of that size (64-byte aligned).
+  virtual size_t sliceBytes() const = 0;
+  virtual char* scratch(int slot) = 0;
+  virtual MemoryOps& memory() = 0;
+};
+
+}  // namespace braid

@@ -1,0 +1,497 @@
+#include "bootstrap/bootstrap.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/socket_io.h"
+
+namespace braid {
+
+namespace {
+
+constexpr int64_t kHelloTimeoutMs = 5000;   // a stranger may hold a slot this long at most
+constexpr int64_t kErrorLingerMs = 2000;    // answer late arrivals with the rendezvous error
+
+std::vector<uint8_t> errorPayload(const Status& s) {
+  std::vector<uint8_t> out(4 + s.message().size());
+  putU32(out.data(), static_cast<uint32_t>(s.code()));
+  std::memcpy(out.data() + 4, s.message().data(), s.message().size());
+  return out;
+}
+
+Status decodeErrorPayload(const std::vector<uint8_t>& p) {
+  if (p.size() < 4) return remoteError("rendezvous failed (malformed error from rank 0)");
+  uint32_t code = getU32(p.data());
+  if (code == 0 || code > braidTimeout) code = braidRemoteError;
+  return {static_cast<braidResult_t>(code), std::string(p.begin() + 4, p.end())};
+}
+
+std::string rankList(const std::vector<int>& ranks) {
+  std::string s;
+  size_t shown = std::min<size_t>(ranks.size(), 16);
+  for (size_t i = 0; i < shown; ++i) s += (i ? ", " : "") + std::to_string(ranks[i]);
+  if (ranks.size() > shown) s += ", ... (" + std::to_string(ranks.size()) + " in all)";
+  return s;
+}
+
+}  // namespace
+
+std::string localHostname() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+std::string localHostId() {
+  std::string id;
+  if (getEnv("BRAID_HOST_ID", &id)) return id.substr(0, kHostIdBytes - 1);
+  std::ifstream f("/proc/sys/kernel/random/boot_id");
+  std::getline(f, id);
+  char ns[64] = {0};
+  ssize_t n = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
+  if (n > 0) id += std::string("/") + std::string(ns, static_cast<size_t>(n));
+  if (id.empty()) id = localHostname();
+  return id.substr(0, kHostIdBytes - 1);
+}
+
+Status Bootstrap::create(const BootstrapParams& params, std::unique_ptr<Bootstrap>* out) {
+  std::unique_ptr<Bootstrap> b(new Bootstrap(params));
+  // Our own listener for data connections, on the interface that reaches the root.
+  SocketAddress local;
+  std::string ifname;
+  BRAID_RETURN_IF_ERROR(chooseLocalAddress(params.ifname, params.family, &params.root, &local, &ifname));
+  SocketAddress bound;
+  BRAID_RETURN_IF_ERROR(listenOn(local, &b->listen_, &bound));
+  BRAID_INFO(params.rank, "bootstrap: listening for peers on %s (%s), root %s", bound.toString().c_str(),
+             ifname.c_str(), params.root.toString().c_str());
+  RankInfo self;
+  self.rank = params.rank;
+  self.listen = bound;
+  self.pid = static_cast<uint32_t>(getpid());
+  self.hostname = localHostname().substr(0, kHostnameBytes - 1);
+  self.hostId = localHostId();
+  Status s = params.rank == 0 ? b->rendezvousRoot(self) : b->rendezvousRank(self);
+  if (!s) return s;
+  *out = std::move(b);
+  return Status::ok();
+}
+
+Bootstrap::~Bootstrap() { sayGoodbye(); }
+
+std::string Bootstrap::describe(int r) const {
+  if (r < 0 || r >= static_cast<int>(table_.size())) return "rank " + std::to_string(r);
+  const RankInfo& info = table_[r];
+  return "rank " + std::to_string(r) + " (" + info.hostname + " pid " + std::to_string(info.pid) + ")";
+}
+
+Status Bootstrap::rendezvousRoot(const RankInfo& self) {
+  const int n = params_.nranks;
+  Deadline deadline(params_.timeoutMs);
+  Fd rootListen;
+  SocketAddress bound;
+  {
+    Status s = listenOn(params_.root, &rootListen, &bound);
+    if (!s) {
+      return s.withContext("rank 0 cannot serve the rendezvous (is " + params_.root.toString() +
+                           " an address of this host, and the port free?): ");
+    }
+  }
+  table_.assign(n, RankInfo{});
+  table_[0] = self;
+  links_.clear();
+  links_.resize(n);
+  int arrived = 1;
+
+  struct Pending {
+    Fd fd;
+    SocketAddress from;
+    std::vector<uint8_t> buf;
+    int64_t dropAtMs;
+  };
+  std::vector<Pending> pending;
+  Status failure;
+  int64_t lingerUntil = 0;
+
+  auto sendError = [&](int fd, const Status& err) {
+    uint8_t hdr[kFrameHeaderBytes];
+    std::vector<uint8_t> payload = errorPayload(err);
+    encodeFrameHeader(FrameType::kError, static_cast<uint32_t>(payload.size()), hdr);
+    Deadline d(1000);
+    if (writeFull(fd, hdr, sizeof(hdr), d, params_.abortFd, "rendezvous error").isOk()) {
+      (void)writeFull(fd, payload.data(), payload.size(), d, params_.abortFd, "rendezvous error");
+    }
+  };
+  auto fail = [&](Status err) {
+    if (!failure.isOk()) return;
+    failure = err;
+    BRAID_WARN(0, "rendezvous failed: %s", err.message().c_str());
+    for (auto& link : links_) {
+      if (link) sendError(link->fd.get(), err);
+    }
+    lingerUntil = nowMs() + std::min<int64_t>(kErrorLingerMs, params_.timeoutMs);
+  };
+
+  while (true) {
+    if (failure.isOk() && arrived == n) break;
+    if (!failure.isOk() && nowMs() >= lingerUntil) break;
+    if (failure.isOk() && deadline.expired()) {
+      std::vector<int> missing;
+      for (int r = 1; r < n; ++r) {
+        if (!links_[r]) missing.push_back(r);
+      }
+      fail(timeoutError("rendezvous timed out after " + std::to_string(params_.timeoutMs) +
+                        " ms (BRAID_TIMEOUT_MS): " + std::to_string(arrived) + " of " +
+                        std::to_string(n) + " ranks arrived; missing rank" +
+                        (missing.size() > 1 ? "s " : " ") + rankList(missing)));
+      continue;
+    }
+    std::vector<pollfd> fds;
+    fds.push_back({rootListen.get(), POLLIN, 0});
+    if (params_.abortFd >= 0) fds.push_back({params_.abortFd, POLLIN, 0});
+    for (auto& p : pending) fds.push_back({p.fd.get(), POLLIN, 0});
+    int64_t wakeAt = failure.isOk() ? deadline.endMs() : lingerUntil;
+    for (auto& p : pending) wakeAt = std::min(wakeAt, p.dropAtMs);
+    int waitMs = static_cast<int>(std::clamp<int64_t>(wakeAt - nowMs(), 0, 1000));
+    int rc = ::poll(fds.data(), fds.size(), waitMs);
+    if (rc < 0 && errno != EINTR) return systemError(errnoMessage("rendezvous poll", errno));
+    if (params_.abortFd >= 0 && (fds[1].revents & POLLIN)) {
+      fail(remoteError("rendezvous aborted by braidCommAbort"));
+      return failure;
+    }
+    // New connections.
+    for (;;) {
+      Fd fd;
+      SocketAddress from;
+      Status s = acceptOne(rootListen.get(), &fd, &from);
+      if (!s || !fd.valid()) break;
+      pending.push_back({std::move(fd), from, {}, nowMs() + kHelloTimeoutMs});
+    }
+    // Hellos.
+    for (size_t i = 0; i < pending.size();) {
+      Pending& p = pending[i];
+      bool drop = false;
+      std::string why;
+      uint8_t tmp[kHelloBytes];
+      size_t want = kHelloBytes - p.buf.size();
+      ssize_t got = recv(p.fd.get(), tmp, want, MSG_DONTWAIT);
+      if (got > 0) {
+        p.buf.insert(p.buf.end(), tmp, tmp + got);
+      } else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        drop = true;
+        why = "closed before a complete hello";
+      }
+      if (!drop && p.buf.size() < kHelloBytes && nowMs() >= p.dropAtMs) {
+        drop = true;
+        why = "sent no complete hello within " + std::to_string(kHelloTimeoutMs) + " ms";
+      }
+      if (!drop && p.buf.size() == kHelloBytes) {
+        Hello hello;
+        Status s = decodeHello(p.buf.data(), &hello);
+        if (!s) {
+          drop = true;
+          why = s.message();
+        } else if (hello.kind != HelloKind::kBootstrap || !secretsEqual(hello.secret, params_.secret)) {
+          drop = true;
+          why = "wrong secret";
+        } else {
+          // An authenticated rank: check what it claims.
+          Status bad;
+          int r = static_cast<int>(hello.rank);
+          if (hello.nranks != static_cast<uint32_t>(n)) {
+            bad = invalidUsage("mismatched nranks: rank " + std::to_string(hello.rank) + " (" +
+                               hello.info.hostname + " pid " + std::to_string(hello.info.pid) +
+                               ") was started with nranks " + std::to_string(hello.nranks) +
+                               ", rank 0 with nranks " + std::to_string(n));
+          } else if (r <= 0 || r >= n) {
+            bad = invalidUsage("rank " + std::to_string(hello.rank) + " is out of range for nranks " +
+                               std::to_string(n) + (r == 0 ? " (rank 0 is already taken by the root)" : ""));
+          } else if (links_[r]) {
+            bad = invalidUsage("duplicate rank " + std::to_string(r) + ": claimed by " +
+                               table_[r].hostname + " pid " + std::to_string(table_[r].pid) + " and by " +
+                               hello.info.hostname + " pid " + std::to_string(hello.info.pid));
+          }
+          if (!bad.isOk()) {
+            sendError(p.fd.get(), bad);
+            fail(bad);
+          } else if (!failure.isOk()) {
+            sendError(p.fd.get(), failure);
+          } else {
+            hello.info.rank = r;
+            table_[r] = hello.info;
+            links_[r] = std::make_unique<Link>();
+            links_[r]->fd = std::move(p.fd);
+            links_[r]->rank = r;
+            ++arrived;
+            BRAID_TRACE(0, "rendezvous: rank %d arrived from %s (%d of %d)", r,
+                        p.from.toString().c_str(), arrived, n);
+          }
+          pending.erase(pending.begin() + static_cast<long>(i));
+          continue;
+        }
+      }
+      if (drop) {
+        BRAID_WARN(0, "rendezvous: dropped a connection from %s: %s", p.from.toString().c_str(),
+                   why.c_str());
+        pending.erase(pending.begin() + static_cast<long>(i));
+        continue;
+      }
+      ++i;
+    }
+  }
+  if (!failure.isOk()) {
+    links_.clear();
+    return failure;
+  }
+  // Everyone is here: send the table.
+  std::vector<uint8_t> payload = encodeTable(table_);
+  for (int r = 1; r < n; ++r) {
+    Status s = sendFrame(links_[r].get(), FrameType::kTable, payload);
+    if (!s) return s.withContext("rendezvous: sending the rank table to " + describe(r) + ": ");
+  }
+  BRAID_INFO(0, "rendezvous complete: %d ranks", n);
+  return Status::ok();
+}
+
+Status Bootstrap::rendezvousRank(const RankInfo& self) {
+  Deadline deadline(params_.timeoutMs);
+  auto link = std::make_unique<Link>();
+  link->rank = 0;
+  std::string what = "rank " + std::to_string(params_.rank) + ": rendezvous with rank 0 at " +
+                     params_.root.toString();
+  BRAID_RETURN_IF_ERROR(connectTo(params_.root, deadline, params_.abortFd, &link->fd, what));
+  Hello hello;
+  hello.kind = HelloKind::kBootstrap;
+  hello.secret = params_.secret;
+  hello.nranks = static_cast<uint32_t>(params_.nranks);
+  hello.rank = static_cast<uint32_t>(params_.rank);
+  hello.info = self;
+  uint8_t buf[kHelloBytes];
+  encodeHello(hello, buf);
+  BRAID_RETURN_IF_ERROR(writeFull(link->fd.get(), buf, sizeof(buf), deadline, params_.abortFd, what));
+  // Rank 0 answers when all ranks are in, or with an error; it gives up at its own deadline,
+  // so we allow a little longer to hear why.
+  Deadline answer(params_.timeoutMs + 5000);
+  uint8_t hdr[kFrameHeaderBytes];
+  Status s = readFull(link->fd.get(), hdr, sizeof(hdr), answer, params_.abortFd, what);
+  if (!s) {
+    if (s.code() == braidTimeout) {
+      return timeoutError(what + ": no answer from rank 0 within " +
+                          std::to_string(params_.timeoutMs) + " ms (BRAID_TIMEOUT_MS)");
+    }
+    return s;
+  }
+  FrameType type;
+  uint32_t len = 0;
+  BRAID_RETURN_IF_ERROR(decodeFrameHeader(hdr, &type, &len));
+  std::vector<uint8_t> payload(len);
+  BRAID_RETURN_IF_ERROR(readFull(link->fd.get(), payload.data(), len, answer, params_.abortFd, what));
+  if (type == FrameType::kError) return decodeErrorPayload(payload).withContext("rank " + std::to_string(params_.rank) + ": ");
+  if (type != FrameType::kTable) return internalError(what + ": unexpected frame from rank 0");
+  BRAID_RETURN_IF_ERROR(decodeTable(payload, params_.nranks, &table_));
+  links_.clear();
+  links_.push_back(std::move(link));
+  return Status::ok();
+}
+
+Status Bootstrap::sendFrame(Link* link, FrameType type, const std::vector<uint8_t>& payload) {
+  uint8_t hdr[kFrameHeaderBytes];
+  encodeFrameHeader(type, static_cast<uint32_t>(payload.size()), hdr);
+  Deadline d(params_.timeoutMs);
+  std::string what = "bootstrap message to " + describe(link->rank);
+  BRAID_RETURN_IF_ERROR(writeFull(link->fd.get(), hdr, sizeof(hdr), d, params_.abortFd, what));
+  return writeFull(link->fd.get(), payload.data(), payload.size(), d, params_.abortFd, what);
+}
+
+void Bootstrap::recordFailure(Status status) {
+  if (remoteFailure_.isOk()) remoteFailure_ = std::move(status);
+}
+
+void Bootstrap::relayAbort(int failedRank, const std::string& message, const Link* except) {
+  if (params_.rank != 0) return;
+  std::vector<uint8_t> payload(4 + message.size());
+  putU32(payload.data(), static_cast<uint32_t>(failedRank));
+  std::memcpy(payload.data() + 4, message.data(), message.size());
+  uint8_t hdr[kFrameHeaderBytes];
+  encodeFrameHeader(FrameType::kAbort, static_cast<uint32_t>(payload.size()), hdr);
+  for (auto& link : links_) {
+    if (!link || link.get() == except || link->closed || link->departed) continue;
+    // Best effort, without blocking: a notice that does not fit is not worth a stall.
+    (void)send(link->fd.get(), hdr, sizeof(hdr), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)send(link->fd.get(), payload.data(), payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+}
+
+Status Bootstrap::pump(Link* link) {
+  if (link->closed) return Status::ok();
+  bool sawEof = false;
+  uint8_t buf[64 << 10];
+  for (;;) {
+    ssize_t got = recv(link->fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (got > 0) {
+      link->inbox.insert(link->inbox.end(), buf, buf + got);
+      continue;
+    }
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    // EOF or error: judged after the frames already received (a goodbye may be among them).
+    sawEof = true;
+    break;
+  }
+  // Extract whole frames.
+  size_t off = 0;
+  while (link->inbox.size() - off >= kFrameHeaderBytes) {
+    FrameType type;
+    uint32_t len = 0;
+    Status s = decodeFrameHeader(link->inbox.data() + off, &type, &len);
+    if (!s) {
+      link->closed = true;
+      std::string msg = "corrupt bootstrap message from " + describe(link->rank) + ": " + s.message();
+      recordFailure(internalError(msg));
+      link->inbox.clear();
+      return Status::ok();
+    }
+    if (link->inbox.size() - off - kFrameHeaderBytes < len) break;
+    const uint8_t* p = link->inbox.data() + off + kFrameHeaderBytes;
+    std::vector<uint8_t> payload(p, p + len);
+    off += kFrameHeaderBytes + len;
+    switch (type) {
+      case FrameType::kAllgather:
+        link->allgatherFrames.push_back(std::move(payload));
+        break;
+      case FrameType::kBye:
+        link->departed = true;
+        break;
+      case FrameType::kAbort: {
+        int failed = payload.size() >= 4 ? static_cast<int>(getU32(payload.data())) : link->rank;
+        std::string msg = payload.size() > 4 ? std::string(payload.begin() + 4, payload.end())
+                                             : describe(failed) + " failed";
+        recordFailure(remoteError(msg));
+        relayAbort(failed, msg, link);
+        break;
+      }
+      default:
+        recordFailure(internalError("unexpected bootstrap message from " + describe(link->rank)));
+        break;
+    }
+  }
+  link->inbox.erase(link->inbox.begin(), link->inbox.begin() + static_cast<long>(off));
+  if (sawEof) {
+    link->closed = true;
+    if (!link->departed) {
+      std::string msg = describe(link->rank) +
+                        " lost its bootstrap connection (process died or host unreachable)";
+      recordFailure(remoteError(msg));
+      relayAbort(link->rank, msg, link);
+    }
+  }
+  return Status::ok();
+}
+
+void Bootstrap::appendPollFds(std::vector<pollfd>* fds) const {
+  for (const auto& link : links_) {
+    if (link && !link->closed) fds->push_back({link->fd.get(), POLLIN, 0});
+  }
+}
+
+Status Bootstrap::checkRemote() {
+  for (auto& link : links_) {
+    if (link) BRAID_RETURN_IF_ERROR(pump(link.get()));
+  }
+  return remoteFailure_;
+}
+
+Status Bootstrap::waitAllgatherFrame(Link* link, std::vector<uint8_t>* payload) {
+  Deadline deadline(params_.timeoutMs);
+  for (;;) {
+    BRAID_RETURN_IF_ERROR(pump(link));
+    if (!link->allgatherFrames.empty()) {
+      *payload = std::move(link->allgatherFrames.front());
+      link->allgatherFrames.erase(link->allgatherFrames.begin());
+      return Status::ok();
+    }
+    if (!remoteFailure_.isOk()) return remoteFailure_;
+    if (link->closed) return remoteError("out-of-band exchange: " + describe(link->rank) + " closed its connection");
+    if (deadline.expired()) {
+      return timeoutError("out-of-band exchange: timed out after " + std::to_string(params_.timeoutMs) +
+                          " ms waiting for " + describe(link->rank));
+    }
+    pollfd fds[2] = {{link->fd.get(), POLLIN, 0}, {params_.abortFd, POLLIN, 0}};
+    int rc = ::poll(fds, params_.abortFd >= 0 ? 2 : 1, std::min(deadline.remainingMs(), 1000));
+    if (rc > 0 && params_.abortFd >= 0 && (fds[1].revents & POLLIN)) {
+      return remoteError("out-of-band exchange aborted by braidCommAbort");
+    }
+  }
+}
+
+Status Bootstrap::allgather(const void* mine, size_t bytes, std::vector<uint8_t>* out) {
+  const int n = params_.nranks;
+  if (bytes * static_cast<size_t>(n) > kMaxFramePayload) {
+    return invalidArgument("out-of-band allgather of " + std::to_string(bytes) + " bytes per rank is too large");
+  }
+  out->assign(bytes * static_cast<size_t>(n), 0);
+  if (bytes > 0) std::memcpy(out->data() + bytes * static_cast<size_t>(params_.rank), mine, bytes);
+  if (n == 1) return Status::ok();
+  if (params_.rank == 0) {
+    for (int r = 1; r < n; ++r) {
+      std::vector<uint8_t> frame;
+      BRAID_RETURN_IF_ERROR(waitAllgatherFrame(links_[r].get(), &frame));
+      if (frame.size() != bytes) {
+        return invalidUsage("out-of-band allgather: " + describe(r) + " contributed " +
+                            std::to_string(frame.size()) + " bytes, rank 0 " + std::to_string(bytes));
+      }
+      if (bytes > 0) std::memcpy(out->data() + bytes * static_cast<size_t>(r), frame.data(), bytes);
+    }
+    for (int r = 1; r < n; ++r) BRAID_RETURN_IF_ERROR(sendFrame(links_[r].get(), FrameType::kAllgather, *out));
+    return Status::ok();
+  }
+  std::vector<uint8_t> contribution(static_cast<const uint8_t*>(mine), static_cast<const uint8_t*>(mine) + bytes);
+  BRAID_RETURN_IF_ERROR(sendFrame(links_[0].get(), FrameType::kAllgather, contribution));
+  std::vector<uint8_t> result;
+  BRAID_RETURN_IF_ERROR(waitAllgatherFrame(links_[0].get(), &result));
+  if (result.size() != out->size()) {
+    return invalidUsage("out-of-band allgather: result of " + std::to_string(result.size()) +
+                        " bytes, expected " + std::to_string(out->size()));
+  }
+  *out = std::move(result);
+  return Status::ok();
+}
+
+Status Bootstrap::barrier() {
+  std::vector<uint8_t> ignored;
+  return allgather(nullptr, 0, &ignored);
+}
+
+void Bootstrap::notifyFailure(const std::string& message) {
+  if (params_.rank == 0) {
+    relayAbort(0, message, nullptr);
+    return;
+  }
+  if (links_.empty() || !links_[0] || links_[0]->closed) return;
+  std::vector<uint8_t> payload(4 + message.size());
+  putU32(payload.data(), static_cast<uint32_t>(params_.rank));
+  std::memcpy(payload.data() + 4, message.data(), message.size());
+  uint8_t hdr[kFrameHeaderBytes];
+  encodeFrameHeader(FrameType::kAbort, static_cast<uint32_t>(payload.size()), hdr);
+  (void)send(links_[0]->fd.get(), hdr, sizeof(hdr), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)send(links_[0]->fd.get(), payload.data(), payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void Bootstrap::sayGoodbye() {
+  if (saidGoodbye_) return;
+  saidGoodbye_ = true;
+  uint8_t hdr[kFrameHeaderBytes];
+  encodeFrameHeader(FrameType::kBye, 0, hdr);
+  for (auto& link : links_) {
+    if (link && !link->closed) (void)send(link->fd.get(), hdr, sizeof(hdr), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+}
+
+}  // namespace braid

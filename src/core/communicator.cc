@@ -1,0 +1,269 @@
+#include "core/communicator.h"
+
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "algo/ring.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "reduce/reduce.h"
+#include "transports/socket/socket_transport.h"
+
+namespace braid {
+
+Status Communicator::create(const CommParams& params, std::unique_ptr<Communicator>* out) {
+  std::unique_ptr<Communicator> comm(new Communicator(params));
+  Status s = comm->init(params);
+  if (!s) return s;
+  *out = std::move(comm);
+  return Status::ok();
+}
+
+Status Communicator::init(const CommParams& params) {
+  BRAID_RETURN_IF_ERROR(Config::fromEnv(&config_));
+  abortFd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!abortFd_.valid()) return systemError(errnoMessage("eventfd", errno));
+
+  BootstrapParams bp;
+  bp.rank = rank_;
+  bp.nranks = nranks_;
+  bp.root = params.root;
+  bp.secret = params.secret;
+  bp.timeoutMs = config_.timeoutMs;
+  bp.ifname = config_.socketIfname;
+  bp.family = config_.socketFamily;
+  bp.abortFd = abortFd_.get();
+  BRAID_RETURN_IF_ERROR(Bootstrap::create(bp, &bootstrap_));
+
+  // Scratch for the pipelines, allocated once: never resized per message.
+  sliceBytes_ = (config_.chunkBytes + 63) / 64 * 64;
+  void* mem = std::aligned_alloc(64, sliceBytes_ * kScratchSlots);
+  if (mem == nullptr) return systemError("cannot allocate scratch buffers");
+  scratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(mem), std::free);
+
+  if (nranks_ > 1) {
+    transport_ = std::make_unique<SocketTransport>(bootstrap_.get(), config_, abortFd_.get());
+    const int nextRank = (rank_ + 1) % nranks_;
+    const int prevRank = (rank_ + nranks_ - 1) % nranks_;
+    std::vector<int> peers{nextRank};
+    if (prevRank != nextRank) peers.push_back(prevRank);
+    BRAID_RETURN_IF_ERROR(transport_->connect(peers, &conns_));
+    next_ = conns_[0].get();
+    prev_ = conns_.size() > 1 ? conns_[1].get() : conns_[0].get();
+  }
+  BRAID_INFO(rank_, "communicator ready: rank %d of %d, ring %d -> %d -> %d, transport %s, %d socket(s) per peer, slice %zu bytes, timeout %lld ms",
+             rank_, nranks_, (rank_ + nranks_ - 1) % nranks_, rank_, (rank_ + 1) % nranks_,
+             transport_ ? transport_->name() : "none", config_.socketNsocks, sliceBytes_,
+             static_cast<long long>(config_.timeoutMs));
+  return Status::ok();
+}
+
+Communicator::~Communicator() {
+  // Let queued async work finish (each operation is bounded by the timeout, and fails fast
+  // once the communicator has failed or been aborted).
+  {
+    std::unique_lock<std::mutex> lock(queueMu_);
+    queueCv_.wait(lock, [&] { return outstanding_ == 0; });
+    stopping_ = true;
+  }
+  queueCv_.notify_all();
+  if (progressThread_.joinable()) progressThread_.join();
+  std::lock_guard<std::mutex> exec(execMu_);
+  if (bootstrap_) bootstrap_->sayGoodbye();
+  for (auto& c : conns_) c->close();
+}
+
+Status Communicator::health() const {
+  std::lock_guard<std::mutex> lock(stateMu_);
+  return failed_;
+}
+
+void Communicator::abort() {
+  bool was = aborted_.exchange(true);
+  if (!was && abortFd_.valid()) {
+    uint64_t one = 1;
+    ssize_t ignored = write(abortFd_.get(), &one, sizeof(one));
+    (void)ignored;
+  }
+}
+
+void Communicator::fail(const Status& status, bool tellOthers) {
+  {
+    std::lock_guard<std::mutex> lock(stateMu_);
+    if (!failed_.isOk()) return;
+    failed_ = status;
+  }
+  BRAID_WARN(rank_, "%s", status.message().c_str());
+  if (tellOthers && bootstrap_) bootstrap_->notifyFailure(status.message());
+  // Closing makes our neighbours fail at once instead of waiting for their timeout.
+  for (auto& c : conns_) c->close();
+}
+
+Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
+  int64_t lastMove = nowMs();
+  for (;;) {
+    bool moved = false;
+    for (auto& c : conns_) {
+      Status s = c->progress(&moved);
+      if (!s) return s;
+    }
+    if ((send ? conn->sendsDone() : conn->recvsDone()) >= ticket) return Status::ok();
+    const int64_t now = nowMs();
+    if (moved) lastMove = now;
+    if (aborted_.load(std::memory_order_relaxed)) return remoteError("aborted by braidCommAbort");
+    const int64_t left = lastMove + config_.timeoutMs - now;
+    if (left <= 0) {
+      return timeoutError(std::string("no progress for ") + std::to_string(config_.timeoutMs) +
+                          " ms (BRAID_TIMEOUT_MS) " + (send ? "sending to " : "receiving from ") +
+                          conn->description());
+    }
+    pollfds_.clear();
+    for (auto& c : conns_) c->appendPollFds(&pollfds_);
+    const size_t firstBootstrap = pollfds_.size();
+    bootstrap_->appendPollFds(&pollfds_);
+    pollfds_.push_back({abortFd_.get(), POLLIN, 0});
+    int rc = ::poll(pollfds_.data(), pollfds_.size(), static_cast<int>(std::min<int64_t>(left, 1 << 30)));
+    if (rc < 0 && errno != EINTR) return systemError(errnoMessage("poll", errno));
+    for (size_t i = firstBootstrap; i + 1 < pollfds_.size(); ++i) {
+      if (pollfds_[i].revents != 0) {
+        Status s = bootstrap_->checkRemote();
+        if (!s) return s;
+        break;
+      }
+    }
+  }
+}
+
+Status Communicator::execute(const char* name, size_t count, braidDataType_t type,
+                             const std::function<Status()>& body) {
+  Status h = health();
+  if (!h.isOk()) return h;
+  if (aborted_.load()) {
+    Status s = remoteError("rank " + std::to_string(rank_) + ": the communicator was aborted");
+    fail(s, false);
+    return s;
+  }
+  if (nranks_ > 1) {
+    Status remote = bootstrap_->checkRemote();
+    if (!remote) {
+      Status s = remote.withContext("rank " + std::to_string(rank_) + ": " + name + " not started: ");
+      fail(s, false);
+      return s;
+    }
+  }
+  opName_ = name;
+  opCount_ = count;
+  opType_ = type;
+  Status s = body();
+  if (!s) {
+    Status remote = nranks_ > 1 ? bootstrap_->checkRemote() : Status::ok();
+    bool fromRemote = !remote.isOk();
+    std::string context = "rank " + std::to_string(rank_) + ": " + name + " of " + std::to_string(count) +
+                          " x " + dataTypeName(type) + " failed: ";
+    // A failure notice names the culprit better than our broken link to a neighbour does.
+    Status err = fromRemote && s.code() != braidTimeout ? remote.withContext(context) : s.withContext(context);
+    fail(err, !fromRemote);
+    return err;
+  }
+  return s;
+}
+
+Status Communicator::runBlocking(const char* name, size_t count, braidDataType_t type,
+                                 const std::function<Status()>& body) {
+  {
+    std::unique_lock<std::mutex> lock(queueMu_);
+    queueCv_.wait(lock, [&] { return outstanding_ == 0; });
+  }
+  std::lock_guard<std::mutex> exec(execMu_);
+  return execute(name, count, type, body);
+}
+
+Status Communicator::allReduce(const void* sendbuff, void* recvbuff, size_t count,
+                               braidDataType_t type, braidRedOp_t op) {
+  return runBlocking("AllReduce", count, type, [&] {
+    return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  });
+}
+
+Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
+                                   braidDataType_t type, braidRedOp_t op) {
+  return runBlocking("ReduceScatter", recvcount, type, [&] {
+    return ringReduceScatter(*this, sendbuff, recvbuff, recvcount, type, op);
+  });
+}
+
+Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t sendcount,
+                               braidDataType_t type) {
+  return runBlocking("AllGather", sendcount, type, [&] {
+    return ringAllGather(*this, sendbuff, recvbuff, sendcount, type);
+  });
+}
+
+Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t count,
+                               braidDataType_t type, int root) {
+  return runBlocking("Broadcast", count, type, [&] {
+    return ringBroadcast(*this, sendbuff, recvbuff, count, type, root);
+  });
+}
+
+Status Communicator::reduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
+                            braidRedOp_t op, int root) {
+  return runBlocking("Reduce", count, type, [&] {
+    return ringReduce(*this, sendbuff, recvbuff, count, type, op, root);
+  });
+}
+
+Status Communicator::allReduceAsync(const void* sendbuff, void* recvbuff, size_t count,
+                                    braidDataType_t type, braidRedOp_t op,
+                                    std::shared_ptr<Request>* out) {
+  auto req = std::make_shared<Request>([this, sendbuff, recvbuff, count, type, op] {
+    return execute("AllReduce", count, type, [&] {
+      return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
+    });
+  });
+  {
+    std::lock_guard<std::mutex> lock(queueMu_);
+    if (stopping_) return invalidUsage("the communicator is being destroyed");
+    if (!progressThread_.joinable()) {
+      try {
+        progressThread_ = std::thread([this] { progressLoop(); });
+      } catch (const std::system_error& e) {
+        return systemError(std::string("cannot start the progress thread: ") + e.what());
+      }
+    }
+    queue_.push_back(req);
+    ++outstanding_;
+  }
+  queueCv_.notify_all();
+  *out = std::move(req);
+  return Status::ok();
+}
+
+void Communicator::progressLoop() {
+  for (;;) {
+    std::shared_ptr<Request> req;
+    {
+      std::unique_lock<std::mutex> lock(queueMu_);
+      queueCv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      req = queue_.front();
+      queue_.pop_front();
+    }
+    Status result;
+    {
+      std::lock_guard<std::mutex> exec(execMu_);
+      result = req->work()();
+    }
+    req->complete(result);
+    {
+      std::lock_guard<std::mutex> lock(queueMu_);
+      --outstanding_;
+    }
+    queueCv_.notify_all();
+  }
+}
+
+}  // namespace braid

@@ -1,0 +1,124 @@
+// A communicator: its bootstrap channel, its connections, and the engine that runs collectives.
+//
+// Progress model: a blocking collective runs on the calling thread, which sleeps in poll() on
+// the connections it waits for (no spinning: the cores belong to the trainer). Asynchronous
+// requests run in order on one progress thread per communicator, started on first use and
+// asleep when idle. A blocking call issued while async work is queued waits for that work
+// first, so operations run in the order the user issued them.
+//
+// Failure model: the first error (a broken connection, a peer's failure notice, no progress
+// for BRAID_TIMEOUT_MS, an abort) is sticky: the communicator closes its connections so its
+// neighbours notice at once, tells rank 0 (which tells everyone), and every later call fails
+// fast with the same message.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "algo/algo_context.h"
+#include "bootstrap/bootstrap.h"
+#include "core/config.h"
+#include "core/fd.h"
+#include "core/request.h"
+#include "transports/transport.h"
+
+namespace braid {
+
+struct CommParams {
+  int nranks = 0;
+  int rank = 0;
+  SocketAddress root;
+  Secret secret{};
+};
+
+class Communicator : private AlgoContext {
+ public:
+  static Status create(const CommParams& params, std::unique_ptr<Communicator>* out);
+  ~Communicator() override;
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int nranks() const override { return nranks_; }
+  const Config& config() const { return config_; }
+
+  // Blocking collectives on host buffers; arguments were checked by the caller.
+  Status allReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
+                   braidRedOp_t op);
+  Status reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount, braidDataType_t type,
+                       braidRedOp_t op);
+  Status allGather(const void* sendbuff, void* recvbuff, size_t sendcount, braidDataType_t type);
+  Status broadcast(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type, int root);
+  Status reduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
+                braidRedOp_t op, int root);
+
+  // Queues an AllReduce on the progress thread.
+  Status allReduceAsync(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
+                        braidRedOp_t op, std::shared_ptr<Request>* out);
+
+  // From any thread: fails pending and future operations at once.
+  void abort();
+  // The sticky failure, if any.
+  Status health() const;
+
+ private:
+  explicit Communicator(const CommParams& params) : rank_(params.rank), nranks_(params.nranks) {}
+  Status init(const CommParams& params);
+
+  // AlgoContext.
+  Connection* next() override { return next_; }
+  Connection* prev() override { return prev_; }
+  Status waitSend(Connection* conn, uint64_t ticket) override { return waitTicket(conn, true, ticket); }
+  Status waitRecv(Connection* conn, uint64_t ticket) override { return waitTicket(conn, false, ticket); }
+  size_t sliceBytes() const override { return sliceBytes_; }
+  char* scratch(int slot) override { return scratch_.get() + static_cast<size_t>(slot) * sliceBytes_; }
+  MemoryOps& memory() override { return memory_; }
+
+  Status waitTicket(Connection* conn, bool send, uint64_t ticket);
+  // Runs one collective with the communicator's state checks and failure handling.
+  Status execute(const char* name, size_t count, braidDataType_t type,
+                 const std::function<Status()>& body);
+  Status runBlocking(const char* name, size_t count, braidDataType_t type,
+                     const std::function<Status()>& body);
+  void fail(const Status& status, bool tellOthers);
+  void progressLoop();
+
+  const int rank_;
+  const int nranks_;
+  Config config_;
+  Fd abortFd_;  // eventfd, readable once aborted
+  std::atomic<bool> aborted_{false};
+  std::unique_ptr<Bootstrap> bootstrap_;
+  std::unique_ptr<Transport> transport_;
+  std::vector<std::unique_ptr<Connection>> conns_;
+  Connection* next_ = nullptr;
+  Connection* prev_ = nullptr;
+  HostMemoryOps memory_;
+  size_t sliceBytes_ = 0;
+  std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, nullptr};
+  std::vector<pollfd> pollfds_;
+  // What is running, for error messages.
+  const char* opName_ = "";
+  size_t opCount_ = 0;
+  braidDataType_t opType_ = braidFloat32;
+
+  mutable std::mutex stateMu_;
+  Status failed_;
+
+  std::mutex execMu_;  // one operation at a time on the connections
+
+  std::mutex queueMu_;
+  std::condition_variable queueCv_;
+  std::deque<std::shared_ptr<Request>> queue_;
+  size_t outstanding_ = 0;  // queued or running async operations
+  bool stopping_ = false;
+  std::thread progressThread_;
+};
+
+}  // namespace braid

@@ -1,0 +1,98 @@
+#include "core/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <strings.h>
+
+namespace braid {
+
+bool getEnv(const char* name, std::string* value) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return false;
+  *value = v;
+  return true;
+}
+
+Status getEnvInt(const char* name, int64_t lo, int64_t hi, int64_t* value) {
+  std::string text;
+  if (!getEnv(name, &text)) return Status::ok();
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || end == text.c_str() || *end != '\0' || v < lo || v > hi) {
+    return invalidArgument(std::string(name) + "=" + text + " is not an integer in [" +
+                           std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  *value = v;
+  return Status::ok();
+}
+
+Status parseSize(const std::string& text, size_t* out) {
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (errno != 0 || end == text.c_str() || text[0] == '-') {
+    return invalidArgument("'" + text + "' is not a size");
+  }
+  unsigned long long mult = 1;
+  if (*end != '\0') {
+    switch (*end) {
+      case 'k': case 'K': mult = 1ULL << 10; break;
+      case 'm': case 'M': mult = 1ULL << 20; break;
+      case 'g': case 'G': mult = 1ULL << 30; break;
+      default: return invalidArgument("'" + text + "' is not a size (suffix K, M or G)");
+    }
+    ++end;
+    if (*end == 'B' || *end == 'b') ++end;
+    if (*end == 'i') ++end;  // tolerate KiB
+    if (*end == 'B') ++end;
+    if (*end != '\0') return invalidArgument("'" + text + "' is not a size");
+  }
+  *out = static_cast<size_t>(v * mult);
+  return Status::ok();
+}
+
+Status Config::fromEnv(Config* out) {
+  Config c;
+  int64_t v = c.timeoutMs;
+  BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_TIMEOUT_MS", 1, int64_t{1} << 40, &v));
+  c.timeoutMs = v;
+  v = c.socketNsocks;
+  BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_SOCKET_NSOCKS", 1, 16, &v));
+  c.socketNsocks = static_cast<int>(v);
+  std::string text;
+  if (getEnv("BRAID_SOCKET_BUFFER_BYTES", &text)) {
+    Status s = parseSize(text, &c.socketBufferBytes);
+    if (!s) return s.withContext("BRAID_SOCKET_BUFFER_BYTES: ");
+  }
+  if (getEnv("BRAID_CHUNK_BYTES", &text)) {
+    Status s = parseSize(text, &c.chunkBytes);
+    if (!s) return s.withContext("BRAID_CHUNK_BYTES: ");
+    if (c.chunkBytes < 4096 || c.chunkBytes > (size_t{1} << 30)) {
+      return invalidArgument("BRAID_CHUNK_BYTES=" + text + " must be between 4K and 1G");
+    }
+  }
+  getEnv("BRAID_SOCKET_IFNAME", &c.socketIfname);
+  v = 0;
+  BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_SOCKET_FAMILY", 0, 6, &v));
+  if (v != 0 && v != 4 && v != 6) return invalidArgument("BRAID_SOCKET_FAMILY must be 4 or 6");
+  c.socketFamily = static_cast<int>(v);
+  if (getEnv("BRAID_TRANSPORT", &c.transport)) {
+    if (strcasecmp(c.transport.c_str(), "socket") != 0 &&
+        strcasecmp(c.transport.c_str(), "tcp") != 0) {
+      return invalidArgument("BRAID_TRANSPORT=" + c.transport +
+                             " is not available (this build has: socket)");
+    }
+    c.transport = "socket";
+  }
+  if (getEnv("BRAID_ALGO", &c.algo)) {
+    if (strcasecmp(c.algo.c_str(), "ring") != 0) {
+      return invalidArgument("BRAID_ALGO=" + c.algo + " is not available (this build has: ring)");
+    }
+    c.algo = "ring";
+  }
+  *out = c;
+  return Status::ok();
+}
+
+}  // namespace braid

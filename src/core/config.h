@@ -1,0 +1,43 @@
+// Configuration of a communicator: defaults, overridden by BRAID_* environment variables.
+// Read once per communicator at init; nothing here changes afterwards.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+
+namespace braid {
+
+struct Config {
+  // Every wait's deadline: rendezvous, connection set-up, and "no progress" in a collective.
+  int64_t timeoutMs = 300000;
+  // TCP sockets per peer connection; messages are striped over them.
+  int socketNsocks = 2;
+  // SO_SNDBUF / SO_RCVBUF; 0 leaves the kernel's autotuning on.
+  size_t socketBufferBytes = 0;
+  // Pipeline slice: bytes each ring chunk moves per step.
+  size_t chunkBytes = size_t{512} << 10;
+  // Interface selection (NCCL syntax): "eth", "^docker,lo", "=eth0".
+  std::string socketIfname;
+  // Address family: 0 any, 4 or 6.
+  int socketFamily = 0;
+  // Forced transport ("socket") or empty for automatic.
+  std::string transport;
+  // Forced algorithm ("ring") or empty for automatic.
+  std::string algo;
+
+  // Applies BRAID_* variables on top of the defaults; a malformed value is an error naming it.
+  static Status fromEnv(Config* out);
+};
+
+// Environment helpers shared by config and launcher detection.
+// Returns true and sets *value when the variable is set and non-empty.
+bool getEnv(const char* name, std::string* value);
+// Parses a decimal integer variable within [lo, hi]; unset leaves *value untouched.
+Status getEnvInt(const char* name, int64_t lo, int64_t hi, int64_t* value);
+// Parses a size with optional K/M/G suffix (powers of 1024).
+Status parseSize(const std::string& text, size_t* out);
+
+}  // namespace braid

@@ -1,0 +1,38 @@
+// Blocking-with-deadline helpers over non-blocking TCP sockets: listen, connect (retrying
+// while the listener is not up yet), read and write a whole buffer. Every helper takes a
+// Deadline and an optional abort fd (an eventfd that becomes readable when the communicator
+// is aborted), and its error says what it was doing.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "core/clock.h"
+#include "core/fd.h"
+#include "core/socket_address.h"
+#include "core/status.h"
+
+namespace braid {
+
+// TCP_NODELAY, SO_KEEPALIVE, O_NONBLOCK, and buffer sizes when bufferBytes > 0.
+void configureSocket(int fd, size_t bufferBytes);
+
+// Binds and listens (non-blocking, close-on-exec). addr's port 0 picks a free port; *bound gets
+// the real address.
+Status listenOn(const SocketAddress& addr, Fd* out, SocketAddress* bound);
+
+// Connects, retrying refused or unreachable attempts until the deadline.
+Status connectTo(const SocketAddress& addr, const Deadline& deadline, int abortFd, Fd* out,
+                 const std::string& what);
+
+// Accepts one pending connection without blocking; *out invalid when none is pending.
+Status acceptOne(int listenFd, Fd* out, SocketAddress* peer);
+
+// Reads or writes exactly len bytes. EOF is braidRemoteError, the deadline braidTimeout, the
+// abort fd braidRemoteError ("aborted"); 'what' names the exchange in the message.
+Status readFull(int fd, void* buf, size_t len, const Deadline& deadline, int abortFd,
+                const std::string& what);
+Status writeFull(int fd, const void* buf, size_t len, const Deadline& deadline, int abortFd,
+                 const std::string& what);
+
+}  // namespace braid

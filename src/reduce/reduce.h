@@ -1,0 +1,46 @@
+// Reduction kernels: every dtype x op of the C API, on host memory.
+//
+// float16 and bfloat16 are computed in float32 and rounded to nearest even on store. Integer
+// arithmetic wraps (two's complement) like the hardware, never undefined behaviour. Integer
+// avg is the wrapped sum divided by nranks, truncated toward zero; float avg divides in the
+// accumulation type (float32 for the 16-bit types).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "braid/braid.h"
+
+namespace braid {
+
+// Bytes per element, or 0 for a value outside the enum.
+size_t dataTypeSize(braidDataType_t type);
+// nccl-tests spelling: int8, uint8, int32, uint32, int64, uint64, half, float, double, bfloat16.
+const char* dataTypeName(braidDataType_t type);
+// sum, prod, max, min, avg.
+const char* redOpName(braidRedOp_t op);
+bool isValidDataType(int type);
+bool isValidRedOp(int op);
+
+// out[i] = a[i] (op) b[i] for i < count. out may alias a or b (exactly, not partially).
+// For braidAvg this is the plain sum: partial results of an average are sums.
+using ReduceFn = void (*)(void* out, const void* a, const void* b, size_t count);
+// The last reduction of an element: out[i] = finish(a[i] (op) b[i]); for braidAvg that is
+// (a + b) / nranks, for every other op the same as ReduceFn.
+using ReduceFinalFn = void (*)(void* out, const void* a, const void* b, size_t count, int nranks);
+// In-place finish for paths that never reduce (nranks == 1): buf[i] = buf[i] / nranks for avg,
+// nothing for other ops.
+using FinishFn = void (*)(void* buf, size_t count, int nranks);
+
+// Look-ups never fail for valid (type, op); they return nullptr for invalid values.
+ReduceFn getReduceFn(braidDataType_t type, braidRedOp_t op);
+ReduceFinalFn getReduceFinalFn(braidDataType_t type, braidRedOp_t op);
+FinishFn getFinishFn(braidDataType_t type, braidRedOp_t op);
+
+// Conversions used by the kernels and by tests (round to nearest even, NaN stays NaN).
+float halfToFloat(uint16_t h);
+uint16_t floatToHalf(float f);
+float bfloat16ToFloat(uint16_t b);
+uint16_t floatToBfloat16(float f);
+
+}  // namespace braid

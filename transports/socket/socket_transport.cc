@@ -1,0 +1,270 @@
+#include "transports/socket/socket_transport.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+#include <map>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/socket_io.h"
+
+namespace braid {
+
+namespace {
+
+class SocketConnection : public Connection {
+ public:
+  SocketConnection(int peer, std::string description, std::vector<Fd> socks)
+      : Connection(peer, std::move(description)), socks_(socks.size()) {
+    for (size_t i = 0; i < socks.size(); ++i) socks_[i].fd = std::move(socks[i]);
+  }
+
+  uint64_t postSend(const void* buf, size_t bytes) override {
+    return post(&send_, const_cast<char*>(static_cast<const char*>(buf)), bytes, true);
+  }
+  uint64_t postRecv(void* buf, size_t bytes) override {
+    return post(&recv_, static_cast<char*>(buf), bytes, false);
+  }
+  uint64_t sendsDone() const override { return send_.done; }
+  uint64_t recvsDone() const override { return recv_.done; }
+
+  Status progress(bool* moved) override {
+    if (!broken_.isOk()) return broken_;
+    for (size_t i = 0; i < socks_.size(); ++i) {
+      Sock& s = socks_[i];
+      while (!s.sendq.empty()) {
+        Segment& seg = s.sendq.front();
+        ssize_t n = ::send(s.fd.get(), seg.ptr + seg.done, seg.len - seg.done, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+          *moved = true;
+          seg.done += static_cast<size_t>(n);
+          if (seg.done == seg.len) {
+            completeSegment(&send_, seg.msg);
+            s.sendq.pop_front();
+          }
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        return fail(errnoMessage("sending to " + description(), errno));
+      }
+      while (!s.recvq.empty()) {
+        Segment& seg = s.recvq.front();
+        ssize_t n = ::recv(s.fd.get(), seg.ptr + seg.done, seg.len - seg.done, MSG_DONTWAIT);
+        if (n > 0) {
+          *moved = true;
+          seg.done += static_cast<size_t>(n);
+          if (seg.done == seg.len) {
+            completeSegment(&recv_, seg.msg);
+            s.recvq.pop_front();
+          }
+          continue;
+        }
+        if (n == 0) return fail(description() + " closed the connection while this rank was receiving from it");
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        return fail(errnoMessage("receiving from " + description(), errno));
+      }
+    }
+    return Status::ok();
+  }
+
+  void appendPollFds(std::vector<pollfd>* fds) const override {
+    for (const Sock& s : socks_) {
+      short events = 0;
+      if (!s.sendq.empty()) events |= POLLOUT;
+      if (!s.recvq.empty()) events |= POLLIN;
+      if (events != 0 && s.fd.valid()) fds->push_back({s.fd.get(), events, 0});
+    }
+  }
+
+  void close() override {
+    for (Sock& s : socks_) {
+      s.fd.reset();
+      s.sendq.clear();
+      s.recvq.clear();
+    }
+    if (broken_.isOk()) broken_ = remoteError("connection to " + description() + " was closed");
+  }
+
+ private:
+  struct Message {
+    uint64_t ticket;
+    size_t remaining;
+  };
+  struct Direction {
+    uint64_t next = 1;
+    uint64_t done = 0;
+    uint64_t segmentCounter = 0;
+    std::deque<Message> pending;
+  };
+  struct Segment {
+    char* ptr;
+    size_t len;
+    size_t done;
+    Message* msg;
+  };
+  struct Sock {
+    Fd fd;
+    std::deque<Segment> sendq;
+    std::deque<Segment> recvq;
+  };
+
+  uint64_t post(Direction* d, char* buf, size_t bytes, bool isSend) {
+    uint64_t ticket = d->next++;
+    size_t nseg = (bytes + SocketTransport::kSegmentBytes - 1) / SocketTransport::kSegmentBytes;
+    if (nseg == 0 && d->pending.empty()) {
+      d->done = ticket;
+      return ticket;
+    }
+    d->pending.push_back({ticket, nseg});
+    Message* msg = &d->pending.back();
+    for (size_t i = 0; i < nseg; ++i) {
+      size_t off = i * SocketTransport::kSegmentBytes;
+      size_t len = std::min(SocketTransport::kSegmentBytes, bytes - off);
+      Sock& s = socks_[d->segmentCounter++ % socks_.size()];
+      (isSend ? s.sendq : s.recvq).push_back({buf + off, len, 0, msg});
+    }
+    retire(d);
+    return ticket;
+  }
+
+  static void completeSegment(Direction* d, Message* msg) {
+    --msg->remaining;
+    retire(d);
+  }
+  static void retire(Direction* d) {
+    while (!d->pending.empty() && d->pending.front().remaining == 0) {
+      d->done = d->pending.front().ticket;
+      d->pending.pop_front();
+    }
+  }
+
+  Status fail(std::string message) {
+    broken_ = remoteError(std::move(message));
+    return broken_;
+  }
+
+  std::vector<Sock> socks_;
+  Direction send_;
+  Direction recv_;
+  Status broken_;
+};
+
+}  // namespace
+
+Status SocketTransport::connect(const std::vector<int>& peers,
+                                std::vector<std::unique_ptr<Connection>>* out) {
+  const int me = bootstrap_->rank();
+  const int nsocks = config_.socketNsocks;
+  Deadline deadline(config_.timeoutMs);
+  std::map<int, std::vector<Fd>> socks;
+  // Lower rank connects. Connects never wait for the peer's accept (the listen backlog holds
+  // them), so doing all connects before all accepts cannot deadlock.
+  for (int peer : peers) {
+    if (peer == me) return internalError("socket transport asked to connect rank " + std::to_string(me) + " to itself");
+    socks[peer].resize(nsocks);
+    if (me > peer) continue;
+    const RankInfo& info = bootstrap_->table()[peer];
+    for (int c = 0; c < nsocks; ++c) {
+      Fd fd;
+      std::string what = "rank " + std::to_string(me) + ": connecting to " + bootstrap_->describe(peer) +
+                         " at " + info.listen.toString();
+      BRAID_RETURN_IF_ERROR(connectTo(info.listen, deadline, abortFd_, &fd, what));
+      configureSocket(fd.get(), config_.socketBufferBytes);
+      Hello hello;
+      hello.kind = HelloKind::kData;
+      hello.secret = bootstrap_->secret();
+      hello.nranks = static_cast<uint32_t>(bootstrap_->nranks());
+      hello.rank = static_cast<uint32_t>(me);
+      hello.channel = static_cast<uint32_t>(c);
+      hello.nchannels = static_cast<uint32_t>(nsocks);
+      uint8_t buf[kHelloBytes];
+      encodeHello(hello, buf);
+      BRAID_RETURN_IF_ERROR(writeFull(fd.get(), buf, sizeof(buf), deadline, abortFd_, what));
+      socks[peer][c] = std::move(fd);
+    }
+  }
+  // Accept from lower ranks.
+  int expected = 0;
+  for (int peer : peers) {
+    if (peer < me) expected += nsocks;
+  }
+  struct Pending {
+    Fd fd;
+    SocketAddress from;
+    std::vector<uint8_t> buf;
+    int64_t dropAtMs;
+  };
+  std::vector<Pending> pending;
+  while (expected > 0) {
+    if (deadline.expired()) {
+      std::string missing;
+      for (auto& [peer, v] : socks) {
+        if (peer < me && std::any_of(v.begin(), v.end(), [](const Fd& f) { return !f.valid(); })) {
+          missing += (missing.empty() ? "" : ", ") + bootstrap_->describe(peer);
+        }
+      }
+      return timeoutError("rank " + std::to_string(me) + ": timed out after " +
+                          std::to_string(config_.timeoutMs) + " ms waiting for socket connections from " + missing);
+    }
+    std::vector<pollfd> fds{{bootstrap_->listenFd(), POLLIN, 0}};
+    if (abortFd_ >= 0) fds.push_back({abortFd_, POLLIN, 0});
+    for (auto& p : pending) fds.push_back({p.fd.get(), POLLIN, 0});
+    int rc = ::poll(fds.data(), fds.size(), std::min(deadline.remainingMs(), 500));
+    if (rc < 0 && errno != EINTR) return systemError(errnoMessage("poll", errno));
+    if (abortFd_ >= 0 && (fds[1].revents & POLLIN)) return remoteError("connection set-up aborted");
+    for (;;) {
+      Fd fd;
+      SocketAddress from;
+      BRAID_RETURN_IF_ERROR(acceptOne(bootstrap_->listenFd(), &fd, &from));
+      if (!fd.valid()) break;
+      pending.push_back({std::move(fd), from, {}, nowMs() + 5000});
+    }
+    for (size_t i = 0; i < pending.size();) {
+      Pending& p = pending[i];
+      uint8_t tmp[kHelloBytes];
+      ssize_t got = ::recv(p.fd.get(), tmp, kHelloBytes - p.buf.size(), MSG_DONTWAIT);
+      std::string why;
+      if (got > 0) p.buf.insert(p.buf.end(), tmp, tmp + got);
+      else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) why = "closed before a complete hello";
+      if (why.empty() && p.buf.size() < kHelloBytes && nowMs() >= p.dropAtMs) why = "no complete hello in time";
+      if (why.empty() && p.buf.size() == kHelloBytes) {
+        Hello hello;
+        Status s = decodeHello(p.buf.data(), &hello);
+        int from = static_cast<int>(hello.rank);
+        if (!s) why = s.message();
+        else if (hello.kind != HelloKind::kData || !secretsEqual(hello.secret, bootstrap_->secret())) why = "wrong secret";
+        else if (hello.nranks != static_cast<uint32_t>(bootstrap_->nranks()) || from >= me || !socks.count(from) ||
+                 hello.nchannels != static_cast<uint32_t>(nsocks) || hello.channel >= hello.nchannels)
+          why = "unexpected rank " + std::to_string(from) + " socket " + std::to_string(hello.channel);
+        else if (socks[from][hello.channel].valid()) why = "duplicate socket from rank " + std::to_string(from);
+        else {
+          configureSocket(p.fd.get(), config_.socketBufferBytes);
+          socks[from][hello.channel] = std::move(p.fd);
+          --expected;
+          pending.erase(pending.begin() + static_cast<long>(i));
+          continue;
+        }
+      }
+      if (!why.empty()) {
+        BRAID_WARN(me, "socket transport: dropped a connection from %s: %s", p.from.toString().c_str(), why.c_str());
+        pending.erase(pending.begin() + static_cast<long>(i));
+        continue;
+      }
+      ++i;
+    }
+  }
+  out->clear();
+  for (int peer : peers) {
+    std::string desc = bootstrap_->describe(peer) + " over TCP";
+    out->push_back(std::make_unique<SocketConnection>(peer, desc, std::move(socks[peer])));
+  }
+  BRAID_INFO(me, "socket transport: connected to %zu peer(s) with %d socket(s) each", peers.size(), nsocks);
+  return Status::ok();
+}
+
+}  // namespace braid
