@@ -1,6 +1,7 @@
 #include "algo/ring.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "reduce/reduce.h"
 
@@ -40,7 +41,10 @@ Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
   Connection* prev = ctx.prev();
   char* tmp = ctx.scratch(0);
   const size_t slab = sliceElems(ctx, es) * static_cast<size_t>(n);
+  const bool inPlace = in == out;
   uint64_t lastSend = 0;
+  // rsSend[s]: ticket of the reduce-scatter send at step s of the current slab.
+  std::vector<uint64_t> rsSend(static_cast<size_t>(n), 0);
 
   for (size_t base = 0; base < count; base += slab) {
     const size_t m = std::min(slab, count - base);
@@ -56,20 +60,24 @@ Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
     for (int s = 0; s < n - 1; ++s) {
       const int sc = mod(r - s, n);
       const int rc = mod(r - s - 1, n);
-      if (len(sc) > 0) lastSend = next->postSend((s == 0 ? in : out) + off(sc), len(sc) * es);
+      rsSend[s] = 0;
+      if (len(sc) > 0) {
+        lastSend = next->postSend((s == 0 ? in : out) + off(sc), len(sc) * es);
+        rsSend[s] = lastSend;
+      }
       if (len(rc) > 0) {
         const uint64_t t = prev->postRecv(tmp, len(rc) * es);
         BRAID_RETURN_IF_ERROR(ctx.waitRecv(prev, t));
         mem.reduce(out + off(rc), tmp, in + off(rc), len(rc), type, op, s == n - 2, n);
       }
     }
-    // The all-gather receives into chunks the reduce-scatter sent from (in place, chunk r is
-    // sent from the user's buffer at step 0): those sends must have left first.
-    BRAID_RETURN_IF_ERROR(drainSends(ctx, next, lastSend));
     for (int s = 0; s < n - 1; ++s) {
       const int sc = mod(r + 1 - s, n);
       const int rc = mod(r - s, n);
       if (len(sc) > 0) lastSend = next->postSend(out + off(sc), len(sc) * es);
+      // The all-gather's step s receives into chunk r-s, which the reduce-scatter's step s sent
+      // from (out, or for s == 0 the input, the same memory in place): that send must be gone.
+      if ((s > 0 || inPlace) && rsSend[s] != 0) BRAID_RETURN_IF_ERROR(ctx.waitSend(next, rsSend[s]));
       if (len(rc) > 0) {
         const uint64_t t = prev->postRecv(out + off(rc), len(rc) * es);
         BRAID_RETURN_IF_ERROR(ctx.waitRecv(prev, t));

@@ -197,11 +197,11 @@ BRAID_API braidResult_t braidGetUniqueId(braidUniqueId* uniqueId) {
     std::string ifname;
     s = chooseLocalAddress(config.socketIfname, config.socketFamily, nullptr, &id.root, &ifname);
     if (!s) return noComm(s.withContext("braidGetUniqueId: "));
-    // Reserve a port number the kernel considers free; rank 0 binds it in braidCommInitRank
-    // (possibly in another process after fork()).
-    Fd probe;
+    // A port that is free now and outside the kernel's ephemeral range, so no socket's
+    // automatic port can take it before rank 0 binds it in braidCommInitRank (possibly in
+    // another process after fork()).
     SocketAddress bound;
-    s = listenOn(id.root, &probe, &bound);
+    s = pickRootPort(id.root, &bound);
     if (!s) return noComm(s.withContext("braidGetUniqueId: "));
     id.root = bound;
     s = randomSecret(&id.secret);

@@ -104,6 +104,10 @@ void Communicator::fail(const Status& status, bool tellOthers) {
 
 Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
   int64_t lastMove = nowMs();
+  // Spin briefly (non-blocking progress) before sleeping in poll(): a reply that is microseconds
+  // away is not worth a sleep and a wake-up, but a longer wait must leave the core to others.
+  constexpr int kSpinRounds = 64;
+  int spins = 0;
   for (;;) {
     bool moved = false;
     for (auto& c : conns_) {
@@ -111,8 +115,14 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
       if (!s) return s;
     }
     if ((send ? conn->sendsDone() : conn->recvsDone()) >= ticket) return Status::ok();
+    if (moved) {
+      lastMove = nowMs();
+      spins = 0;
+      continue;
+    }
+    if (++spins < kSpinRounds && !aborted_.load(std::memory_order_relaxed)) continue;
+    spins = 0;
     const int64_t now = nowMs();
-    if (moved) lastMove = now;
     if (aborted_.load(std::memory_order_relaxed)) return remoteError("aborted by braidCommAbort");
     const int64_t left = lastMove + config_.timeoutMs - now;
     if (left <= 0) {

@@ -5,8 +5,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <sys/random.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 
 namespace braid {
 
@@ -40,6 +43,33 @@ Status listenOn(const SocketAddress& addr, Fd* out, SocketAddress* bound) {
   *bound = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
   *out = std::move(fd);
   return Status::ok();
+}
+
+Status pickRootPort(const SocketAddress& addr, SocketAddress* out) {
+  int ephemeralLow = 32768;
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 0;
+  int hi = 0;
+  if (range >> lo >> hi && lo > 0) ephemeralLow = lo;
+  constexpr int kLowest = 10000;
+  if (ephemeralLow - kLowest >= 1000) {
+    for (int attempt = 0; attempt < 128; ++attempt) {
+      uint32_t r = 0;
+      if (getrandom(&r, sizeof(r), 0) != sizeof(r)) break;
+      SocketAddress candidate = addr;
+      candidate.setPort(kLowest + static_cast<int>(r % static_cast<uint32_t>(ephemeralLow - kLowest)));
+      Fd fd;
+      SocketAddress bound;
+      if (listenOn(candidate, &fd, &bound).isOk()) {
+        *out = bound;
+        return Status::ok();
+      }
+    }
+  }
+  Fd fd;
+  SocketAddress any = addr;
+  any.setPort(0);
+  return listenOn(any, &fd, out);
 }
 
 namespace {

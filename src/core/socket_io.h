@@ -21,6 +21,11 @@ void configureSocket(int fd, size_t bufferBytes);
 // the real address.
 Status listenOn(const SocketAddress& addr, Fd* out, SocketAddress* bound);
 
+// A port on addr's host that is free now, chosen at random below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range) so that no automatically assigned port can take it later;
+// falls back to an ephemeral port when that range leaves no room. *out is addr with the port.
+Status pickRootPort(const SocketAddress& addr, SocketAddress* out);
+
 // Connects, retrying refused or unreachable attempts until the deadline.
 Status connectTo(const SocketAddress& addr, const Deadline& deadline, int abortFd, Fd* out,
                  const std::string& what);
