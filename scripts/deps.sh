@@ -1,0 +1,39 @@
+# Sourced by the scripts: installs the Debian packages Braid builds and tests with, when missing.
+# Required: a C++20 compiler, CMake, Ninja, GoogleTest. Optional (detected by CMake, reported,
+# never required): hwloc, ibverbs, UCX, PMIx, Google Benchmark, Open MPI and Gloo (the peers
+# the benchmarks compare against), matplotlib (plots), iproute2 (network namespaces).
+
+braid_packages=(build-essential cmake ninja-build pkg-config googletest libgtest-dev libgmock-dev
+  libbenchmark-dev libhwloc-dev libibverbs-dev libucx-dev libpmix-dev openmpi-bin libopenmpi-dev
+  libgloo-dev python3-matplotlib iproute2)
+
+braid_install_deps() {
+  local missing=()
+  local p
+  for p in "${braid_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  echo "braid: installing missing Debian packages: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -q || return 1
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" || {
+    echo "braid: apt-get failed; the build goes on with what is installed (CMake reports what is missing)" >&2
+  }
+}
+
+# Configures (once) and builds into $BRAID_BUILD_DIR (default: build).
+braid_build() {
+  local dir="${BRAID_BUILD_DIR:-build}"
+  local gen=()
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    cmake -S . -B "$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release "$@" || return 1
+  elif (($# > 0)); then
+    cmake -S . -B "$dir" "$@" >/dev/null || return 1
+  fi
+  cmake --build "$dir" -j "$(nproc)" || return 1
+}
