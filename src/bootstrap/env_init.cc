@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bootstrap/pmix_exchange.h"
 #include "core/config.h"
 
 namespace braid {
@@ -94,10 +95,28 @@ Status detectLaunch(LaunchInfo* out) {
       if (!s) return s.withContext("braidCommInitFromEnv: MASTER_ADDR: ");
       info.rootText = host + ":" + std::to_string(p + 1);
     } else {
+      // mpirun and srun (with --mpi=pmix) serve PMIx: rank 0 publishes its address there.
+      std::string why;  // why PMIx could not help, when it was tried
+      if (info.launcher == "mpirun" || info.launcher == "srun" || info.launcher == "pmi") {
+        Config config;
+        BRAID_RETURN_IF_ERROR(Config::fromEnv(&config).withContext("braidCommInitFromEnv: "));
+        bool available = false;
+        BRAID_RETURN_IF_ERROR(pmixExchangeRoot(info.rank, info.nranks, config.socketIfname,
+                                               config.socketFamily, config.timeoutMs, &info.root,
+                                               &info.secret, &available, &why));
+        if (available) {
+          info.launcher += "+pmix";
+          info.rootText = info.root.toString();
+          info.authenticated = true;  // rank 0's random secret, passed through PMIx
+          *out = info;
+          return Status::ok();
+        }
+      }
       return invalidArgument(
           "braidCommInitFromEnv: no rendezvous address (launcher " + info.launcher +
           "): set BRAID_ROOT_ADDR=host:port (an address of rank 0's host), or MASTER_ADDR and "
-          "MASTER_PORT as torchrun does (Braid uses MASTER_PORT + 1)");
+          "MASTER_PORT as torchrun does (Braid uses MASTER_PORT + 1)" +
+          (why.empty() ? std::string() : "; no PMIx rendezvous either: " + why));
     }
   }
   if (getEnv("BRAID_SECRET", &text)) {

@@ -7,7 +7,11 @@
 //   Slurm srun         : SLURM_PROCID, SLURM_NTASKS (SLURM_LOCALID)
 //   MPICH / PMI        : PMI_RANK, PMI_SIZE
 // Rendezvous address: BRAID_ROOT_ADDR (host:port), else MASTER_ADDR with port MASTER_PORT + 1
-// (MASTER_PORT itself is torch.distributed's store under torchrun).
+// (MASTER_PORT itself is torch.distributed's store under torchrun). With neither, under mpirun,
+// srun or PMI, and when Braid was built with PMIx (libpmix-dev) and a PMIx server launched the
+// process: rank 0 picks an address (BRAID_SOCKET_IFNAME / BRAID_SOCKET_FAMILY) and a random
+// secret and passes both through PMIx (bootstrap/pmix_exchange.h; launcher becomes "mpirun+pmix"
+// etc., authenticated). Otherwise the error says what to set.
 // Secret: BRAID_SECRET (32 hex characters) authenticates; without it a secret is derived from
 // the address and the job's id, which keeps jobs apart but does not authenticate.
 #pragma once
@@ -23,7 +27,8 @@ struct LaunchInfo {
   int rank = -1;
   int nranks = 0;
   int localRank = -1;
-  std::string launcher;  // "braid-run", "torchrun", "mpirun", "srun", "pmi", "env"
+  std::string launcher;  // "braid-run", "torchrun", "mpirun", "srun", "pmi", "env";
+                         // "+pmix" appended when the rendezvous came through PMIx
   SocketAddress root;
   std::string rootText;
   Secret secret{};
