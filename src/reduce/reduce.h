@@ -37,6 +37,21 @@ ReduceFn getReduceFn(braidDataType_t type, braidRedOp_t op);
 ReduceFinalFn getReduceFinalFn(braidDataType_t type, braidRedOp_t op);
 FinishFn getFinishFn(braidDataType_t type, braidRedOp_t op);
 
+// Instruction-set variants of the kernels. Both are the same auto-vectorized C++: kPortable
+// for the baseline ISA the library is compiled for, kAvx2 compiled for AVX2 + F16C (x86-64
+// only; float16 converts through F16C there). The three-argument look-ups above use the best
+// variant the CPU supports, chosen once per process; results are identical except that a
+// signalling NaN may come back quiet. Tests and benchmarks can ask for a specific variant.
+enum class ReduceIsa { kPortable = 0, kAvx2 = 1 };
+inline constexpr int kNumReduceIsas = 2;
+bool isReduceIsaSupported(ReduceIsa isa);  // compiled in and supported by this CPU
+ReduceIsa activeReduceIsa();
+const char* reduceIsaName(ReduceIsa isa);  // "portable", "avx2"
+// nullptr for invalid (type, op) or an unsupported isa.
+ReduceFn getReduceFn(braidDataType_t type, braidRedOp_t op, ReduceIsa isa);
+ReduceFinalFn getReduceFinalFn(braidDataType_t type, braidRedOp_t op, ReduceIsa isa);
+FinishFn getFinishFn(braidDataType_t type, braidRedOp_t op, ReduceIsa isa);
+
 // Conversions used by the kernels and by tests (round to nearest even, NaN stays NaN).
 float halfToFloat(uint16_t h);
 uint16_t floatToHalf(float f);
