@@ -22,6 +22,11 @@ class AlgoContext {
   virtual int nranks() const = 0;
   virtual Connection* next() = 0;
   virtual Connection* prev() = 0;
+  // A connection to any rank, or nullptr when there is none (only ring neighbours are
+  // connected on large communicators).
+  virtual Connection* connectionTo(int rank) = 0;
+  // nranks x kDirectMaxBytes of scratch for the direct algorithm (nullptr when unavailable).
+  virtual char* directScratch() = 0;
   // Blocks until the ticket completes, the connection breaks, the communicator is aborted, or
   // nothing moves for the timeout; the error names the peer.
   virtual Status waitSend(Connection* conn, uint64_t ticket) = 0;

@@ -1,12 +1,15 @@
 #include "core/communicator.h"
 
+#include <sched.h>
 #include <sys/eventfd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
+#include "algo/direct.h"
 #include "algo/ring.h"
+#include "algo/tuner.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "reduce/reduce.h"
@@ -44,15 +47,32 @@ Status Communicator::init(const CommParams& params) {
   if (mem == nullptr) return systemError("cannot allocate scratch buffers");
   scratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(mem), std::free);
 
+  byRank_.assign(static_cast<size_t>(nranks_), nullptr);
   if (nranks_ > 1) {
     transport_ = std::make_unique<SocketTransport>(bootstrap_.get(), config_, abortFd_.get());
     const int nextRank = (rank_ + 1) % nranks_;
     const int prevRank = (rank_ + nranks_ - 1) % nranks_;
-    std::vector<int> peers{nextRank};
-    if (prevRank != nextRank) peers.push_back(prevRank);
+    // Small communicators connect every pair (the direct algorithm needs it); large ones only
+    // their ring neighbours.
+    meshConnected_ = nranks_ <= kMeshMaxRanks;
+    std::vector<int> peers;
+    if (meshConnected_) {
+      for (int p = 0; p < nranks_; ++p) {
+        if (p != rank_) peers.push_back(p);
+      }
+    } else {
+      peers.push_back(nextRank);
+      if (prevRank != nextRank) peers.push_back(prevRank);
+    }
     BRAID_RETURN_IF_ERROR(transport_->connect(peers, &conns_));
-    next_ = conns_[0].get();
-    prev_ = conns_.size() > 1 ? conns_[1].get() : conns_[0].get();
+    for (auto& c : conns_) byRank_[static_cast<size_t>(c->peer())] = c.get();
+    next_ = byRank_[static_cast<size_t>(nextRank)];
+    prev_ = byRank_[static_cast<size_t>(prevRank)];
+    if (meshConnected_ && nranks_ > 2) {
+      void* d = std::aligned_alloc(64, kDirectMaxBytes * static_cast<size_t>(nranks_));
+      if (d == nullptr) return systemError("cannot allocate scratch buffers");
+      directScratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(d), std::free);
+    }
   }
   BRAID_INFO(rank_, "communicator ready: rank %d of %d, ring %d -> %d -> %d, transport %s, %d socket(s) per peer, slice %zu bytes, timeout %lld ms",
              rank_, nranks_, (rank_ + nranks_ - 1) % nranks_, rank_, (rank_ + 1) % nranks_,
@@ -104,9 +124,10 @@ void Communicator::fail(const Status& status, bool tellOthers) {
 
 Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
   int64_t lastMove = nowMs();
-  // Spin briefly (non-blocking progress) before sleeping in poll(): a reply that is microseconds
-  // away is not worth a sleep and a wake-up, but a longer wait must leave the core to others.
-  constexpr int kSpinRounds = 64;
+  // Spin briefly (non-blocking progress, yielding the core each round) before sleeping in
+  // poll(): a reply that is microseconds away is not worth a sleep and a wake-up, and the yield
+  // lets a peer that shares this core (oversubscribed ranks, a busy trainer) run at once.
+  constexpr int kSpinRounds = 32;
   int spins = 0;
   for (;;) {
     bool moved = false;
@@ -120,7 +141,10 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
       spins = 0;
       continue;
     }
-    if (++spins < kSpinRounds && !aborted_.load(std::memory_order_relaxed)) continue;
+    if (++spins < kSpinRounds && !aborted_.load(std::memory_order_relaxed)) {
+      sched_yield();
+      continue;
+    }
     spins = 0;
     const int64_t now = nowMs();
     if (aborted_.load(std::memory_order_relaxed)) return remoteError("aborted by braidCommAbort");
@@ -191,10 +215,28 @@ Status Communicator::runBlocking(const char* name, size_t count, braidDataType_t
   return execute(name, count, type, body);
 }
 
+Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                                  braidDataType_t type, braidRedOp_t op) {
+  const size_t bytes = count * dataTypeSize(type);
+  const AllReduceAlgo algo = chooseAllReduce(bytes, nranks_, meshConnected_, config_.algo);
+  if (logEnabled(LogLevel::kInfo)) {
+    // Shapes by power-of-two size class, so a sweep logs a line per size, not per call.
+    size_t sizeClass = 0;
+    while ((size_t{1} << sizeClass) < bytes) ++sizeClass;
+    std::pair<size_t, int> shape{sizeClass, static_cast<int>(algo)};
+    if (std::find(loggedShapes_.begin(), loggedShapes_.end(), shape) == loggedShapes_.end()) {
+      loggedShapes_.push_back(shape);
+      BRAID_INFO(rank_, "AllReduce of %zu bytes on %d ranks: %s", bytes, nranks_, algoName(algo));
+    }
+  }
+  if (algo == AllReduceAlgo::kDirect) return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
+}
+
 Status Communicator::allReduce(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, braidRedOp_t op) {
   return runBlocking("AllReduce", count, type, [&] {
-    return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
+    return runAllReduce(sendbuff, recvbuff, count, type, op);
   });
 }
 
@@ -231,7 +273,7 @@ Status Communicator::allReduceAsync(const void* sendbuff, void* recvbuff, size_t
                                     std::shared_ptr<Request>* out) {
   auto req = std::make_shared<Request>([this, sendbuff, recvbuff, count, type, op] {
     return execute("AllReduce", count, type, [&] {
-      return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
+      return runAllReduce(sendbuff, recvbuff, count, type, op);
     });
   });
   {

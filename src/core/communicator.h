@@ -74,6 +74,10 @@ class Communicator : private AlgoContext {
   // AlgoContext.
   Connection* next() override { return next_; }
   Connection* prev() override { return prev_; }
+  Connection* connectionTo(int rank) override {
+    return rank >= 0 && rank < nranks_ ? byRank_[static_cast<size_t>(rank)] : nullptr;
+  }
+  char* directScratch() override { return directScratch_.get(); }
   Status waitSend(Connection* conn, uint64_t ticket) override { return waitTicket(conn, true, ticket); }
   Status waitRecv(Connection* conn, uint64_t ticket) override { return waitTicket(conn, false, ticket); }
   size_t sliceBytes() const override { return sliceBytes_; }
@@ -84,6 +88,8 @@ class Communicator : private AlgoContext {
   // Runs one collective with the communicator's state checks and failure handling.
   Status execute(const char* name, size_t count, braidDataType_t type,
                  const std::function<Status()>& body);
+  Status runAllReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
+                      braidRedOp_t op);
   Status runBlocking(const char* name, size_t count, braidDataType_t type,
                      const std::function<Status()>& body);
   void fail(const Status& status, bool tellOthers);
@@ -99,6 +105,11 @@ class Communicator : private AlgoContext {
   std::vector<std::unique_ptr<Connection>> conns_;
   Connection* next_ = nullptr;
   Connection* prev_ = nullptr;
+  std::vector<Connection*> byRank_;  // nullptr where not connected
+  bool meshConnected_ = false;
+  std::unique_ptr<char, void (*)(void*)> directScratch_{nullptr, nullptr};
+  // AllReduce shapes already logged at INFO (algorithm choice is logged once per shape).
+  std::vector<std::pair<size_t, int>> loggedShapes_;
   HostMemoryOps memory_;
   size_t sliceBytes_ = 0;
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, nullptr};

@@ -65,6 +65,13 @@ Status Config::fromEnv(Config* out) {
     Status s = parseSize(text, &c.socketBufferBytes);
     if (!s) return s.withContext("BRAID_SOCKET_BUFFER_BYTES: ");
   }
+  if (getEnv("BRAID_SOCKET_SEGMENT_BYTES", &text)) {
+    Status s = parseSize(text, &c.socketSegmentBytes);
+    if (!s) return s.withContext("BRAID_SOCKET_SEGMENT_BYTES: ");
+    if (c.socketSegmentBytes < 4096 || c.socketSegmentBytes > (size_t{1} << 30)) {
+      return invalidArgument("BRAID_SOCKET_SEGMENT_BYTES=" + text + " must be between 4K and 1G");
+    }
+  }
   if (getEnv("BRAID_CHUNK_BYTES", &text)) {
     Status s = parseSize(text, &c.chunkBytes);
     if (!s) return s.withContext("BRAID_CHUNK_BYTES: ");
@@ -86,10 +93,13 @@ Status Config::fromEnv(Config* out) {
     c.transport = "socket";
   }
   if (getEnv("BRAID_ALGO", &c.algo)) {
-    if (strcasecmp(c.algo.c_str(), "ring") != 0) {
-      return invalidArgument("BRAID_ALGO=" + c.algo + " is not available (this build has: ring)");
+    if (strcasecmp(c.algo.c_str(), "ring") == 0) {
+      c.algo = "ring";
+    } else if (strcasecmp(c.algo.c_str(), "direct") == 0) {
+      c.algo = "direct";
+    } else {
+      return invalidArgument("BRAID_ALGO=" + c.algo + " is not available (this build has: ring, direct)");
     }
-    c.algo = "ring";
   }
   *out = c;
   return Status::ok();

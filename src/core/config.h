@@ -13,19 +13,21 @@ namespace braid {
 struct Config {
   // Every wait's deadline: rendezvous, connection set-up, and "no progress" in a collective.
   int64_t timeoutMs = 300000;
-  // TCP sockets per peer connection; messages are striped over them.
-  int socketNsocks = 2;
+  // TCP sockets per peer connection and direction; messages are striped over them.
+  int socketNsocks = 1;
+  // Bytes per striped segment (and the largest single send/recv call).
+  size_t socketSegmentBytes = size_t{1} << 20;
   // SO_SNDBUF / SO_RCVBUF; 0 leaves the kernel's autotuning on.
   size_t socketBufferBytes = 0;
   // Pipeline slice: bytes each ring chunk moves per step.
-  size_t chunkBytes = size_t{512} << 10;
+  size_t chunkBytes = size_t{1} << 20;
   // Interface selection (NCCL syntax): "eth", "^docker,lo", "=eth0".
   std::string socketIfname;
   // Address family: 0 any, 4 or 6.
   int socketFamily = 0;
   // Forced transport ("socket") or empty for automatic.
   std::string transport;
-  // Forced algorithm ("ring") or empty for automatic.
+  // Forced AllReduce algorithm ("ring", "direct") or empty for the tuner's choice.
   std::string algo;
 
   // Applies BRAID_* variables on top of the defaults; a malformed value is an error naming it.

@@ -194,6 +194,8 @@ TEST(SocketTransport, StripedMessagesArriveIntact) {
   ASSERT_TRUE(out[0].status.isOk() && out[1].status.isOk());
   Config config;
   config.socketNsocks = 3;
+  config.socketSegmentBytes = 128 << 10;
+  const size_t kSeg = config.socketSegmentBytes;
   config.timeoutMs = 10000;
   std::vector<std::unique_ptr<Connection>> conns[2];
   Status st[2];
@@ -203,8 +205,8 @@ TEST(SocketTransport, StripedMessagesArriveIntact) {
   t1.join();
   ASSERT_TRUE(st[0].isOk()) << st[0].message();
   ASSERT_TRUE(st[1].isOk()) << st[1].message();
-  const std::vector<size_t> sizes = {0, 1, 7, 4096, SocketTransport::kSegmentBytes - 1,
-                                     SocketTransport::kSegmentBytes, SocketTransport::kSegmentBytes * 3 + 17,
+  const std::vector<size_t> sizes = {0, 1, 7, 4096, kSeg - 1,
+                                     kSeg, kSeg * 3 + 17,
                                      (size_t{5} << 20) + 3};
   auto run = [&](int me, Status* result) {
     Connection* c = conns[me][0].get();

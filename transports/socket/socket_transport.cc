@@ -17,33 +17,37 @@ namespace {
 
 class SocketConnection : public Connection {
  public:
-  SocketConnection(int peer, std::string description, std::vector<Fd> socks)
-      : Connection(peer, std::move(description)), socks_(socks.size()) {
-    for (size_t i = 0; i < socks.size(); ++i) socks_[i].fd = std::move(socks[i]);
+  // Each socket carries one direction only: sharing a socket between both directions makes the
+  // sender's and the receiver's paths contend for one socket lock and ACK stream, which costs
+  // about a third of loopback throughput (measured; see docs/performance.md).
+  SocketConnection(int peer, std::string description, std::vector<Fd> sendSocks,
+                   std::vector<Fd> recvSocks, size_t segmentBytes)
+      : Connection(peer, std::move(description)), segmentBytes_(segmentBytes) {
+    for (Fd& fd : sendSocks) send_.socks.push_back(Sock{std::move(fd), {}});
+    for (Fd& fd : recvSocks) recv_.socks.push_back(Sock{std::move(fd), {}});
   }
 
   uint64_t postSend(const void* buf, size_t bytes) override {
-    return post(&send_, const_cast<char*>(static_cast<const char*>(buf)), bytes, true);
+    return post(&send_, const_cast<char*>(static_cast<const char*>(buf)), bytes);
   }
   uint64_t postRecv(void* buf, size_t bytes) override {
-    return post(&recv_, static_cast<char*>(buf), bytes, false);
+    return post(&recv_, static_cast<char*>(buf), bytes);
   }
   uint64_t sendsDone() const override { return send_.done; }
   uint64_t recvsDone() const override { return recv_.done; }
 
   Status progress(bool* moved) override {
     if (!broken_.isOk()) return broken_;
-    for (size_t i = 0; i < socks_.size(); ++i) {
-      Sock& s = socks_[i];
-      while (!s.sendq.empty()) {
-        Segment& seg = s.sendq.front();
+    for (Sock& s : send_.socks) {
+      while (!s.queue.empty()) {
+        Segment& seg = s.queue.front();
         ssize_t n = ::send(s.fd.get(), seg.ptr + seg.done, seg.len - seg.done, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
           *moved = true;
           seg.done += static_cast<size_t>(n);
           if (seg.done == seg.len) {
             completeSegment(&send_, seg.msg);
-            s.sendq.pop_front();
+            s.queue.pop_front();
           }
           continue;
         }
@@ -51,19 +55,23 @@ class SocketConnection : public Connection {
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         return fail(errnoMessage("sending to " + description(), errno));
       }
-      while (!s.recvq.empty()) {
-        Segment& seg = s.recvq.front();
+    }
+    for (Sock& s : recv_.socks) {
+      while (!s.queue.empty()) {
+        Segment& seg = s.queue.front();
         ssize_t n = ::recv(s.fd.get(), seg.ptr + seg.done, seg.len - seg.done, MSG_DONTWAIT);
         if (n > 0) {
           *moved = true;
           seg.done += static_cast<size_t>(n);
           if (seg.done == seg.len) {
             completeSegment(&recv_, seg.msg);
-            s.recvq.pop_front();
+            s.queue.pop_front();
           }
           continue;
         }
-        if (n == 0) return fail(description() + " closed the connection while this rank was receiving from it");
+        if (n == 0) {
+          return fail(description() + " closed the connection while this rank was receiving from it");
+        }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         return fail(errnoMessage("receiving from " + description(), errno));
@@ -73,19 +81,20 @@ class SocketConnection : public Connection {
   }
 
   void appendPollFds(std::vector<pollfd>* fds) const override {
-    for (const Sock& s : socks_) {
-      short events = 0;
-      if (!s.sendq.empty()) events |= POLLOUT;
-      if (!s.recvq.empty()) events |= POLLIN;
-      if (events != 0 && s.fd.valid()) fds->push_back({s.fd.get(), events, 0});
+    for (const Sock& s : send_.socks) {
+      if (!s.queue.empty() && s.fd.valid()) fds->push_back({s.fd.get(), POLLOUT, 0});
+    }
+    for (const Sock& s : recv_.socks) {
+      if (!s.queue.empty() && s.fd.valid()) fds->push_back({s.fd.get(), POLLIN, 0});
     }
   }
 
   void close() override {
-    for (Sock& s : socks_) {
-      s.fd.reset();
-      s.sendq.clear();
-      s.recvq.clear();
+    for (Direction* d : {&send_, &recv_}) {
+      for (Sock& s : d->socks) {
+        s.fd.reset();
+        s.queue.clear();
+      }
     }
     if (broken_.isOk()) broken_ = remoteError("connection to " + description() + " was closed");
   }
@@ -95,12 +104,6 @@ class SocketConnection : public Connection {
     uint64_t ticket;
     size_t remaining;
   };
-  struct Direction {
-    uint64_t next = 1;
-    uint64_t done = 0;
-    uint64_t segmentCounter = 0;
-    std::deque<Message> pending;
-  };
   struct Segment {
     char* ptr;
     size_t len;
@@ -109,13 +112,21 @@ class SocketConnection : public Connection {
   };
   struct Sock {
     Fd fd;
-    std::deque<Segment> sendq;
-    std::deque<Segment> recvq;
+    std::deque<Segment> queue;
+  };
+  struct Direction {
+    std::vector<Sock> socks;
+    uint64_t next = 1;
+    uint64_t done = 0;
+    uint64_t segmentCounter = 0;
+    std::deque<Message> pending;
   };
 
-  uint64_t post(Direction* d, char* buf, size_t bytes, bool isSend) {
+  // Splits a message into segments striped round-robin over the direction's sockets; the peer
+  // derives the same striping from the same sizes.
+  uint64_t post(Direction* d, char* buf, size_t bytes) {
     uint64_t ticket = d->next++;
-    size_t nseg = (bytes + SocketTransport::kSegmentBytes - 1) / SocketTransport::kSegmentBytes;
+    size_t nseg = (bytes + segmentBytes_ - 1) / segmentBytes_;
     if (nseg == 0 && d->pending.empty()) {
       d->done = ticket;
       return ticket;
@@ -123,10 +134,9 @@ class SocketConnection : public Connection {
     d->pending.push_back({ticket, nseg});
     Message* msg = &d->pending.back();
     for (size_t i = 0; i < nseg; ++i) {
-      size_t off = i * SocketTransport::kSegmentBytes;
-      size_t len = std::min(SocketTransport::kSegmentBytes, bytes - off);
-      Sock& s = socks_[d->segmentCounter++ % socks_.size()];
-      (isSend ? s.sendq : s.recvq).push_back({buf + off, len, 0, msg});
+      size_t off = i * segmentBytes_;
+      size_t len = std::min(segmentBytes_, bytes - off);
+      d->socks[d->segmentCounter++ % d->socks.size()].queue.push_back({buf + off, len, 0, msg});
     }
     retire(d);
     return ticket;
@@ -148,7 +158,7 @@ class SocketConnection : public Connection {
     return broken_;
   }
 
-  std::vector<Sock> socks_;
+  const size_t segmentBytes_;
   Direction send_;
   Direction recv_;
   Status broken_;
@@ -159,7 +169,9 @@ class SocketConnection : public Connection {
 Status SocketTransport::connect(const std::vector<int>& peers,
                                 std::vector<std::unique_ptr<Connection>>* out) {
   const int me = bootstrap_->rank();
-  const int nsocks = config_.socketNsocks;
+  // Channels [0, nsocks) carry lower rank -> higher rank, [nsocks, 2 nsocks) the reverse.
+  const int perDirection = config_.socketNsocks;
+  const int nsocks = 2 * perDirection;
   Deadline deadline(config_.timeoutMs);
   std::map<int, std::vector<Fd>> socks;
   // Lower rank connects. Connects never wait for the peer's accept (the listen backlog holds
@@ -261,9 +273,17 @@ Status SocketTransport::connect(const std::vector<int>& peers,
   out->clear();
   for (int peer : peers) {
     std::string desc = bootstrap_->describe(peer) + " over TCP";
-    out->push_back(std::make_unique<SocketConnection>(peer, desc, std::move(socks[peer])));
+    std::vector<Fd>& all = socks[peer];
+    std::vector<Fd> lowToHigh;
+    std::vector<Fd> highToLow;
+    for (int c = 0; c < nsocks; ++c) (c < perDirection ? lowToHigh : highToLow).push_back(std::move(all[c]));
+    const bool lower = me < peer;
+    out->push_back(std::make_unique<SocketConnection>(peer, desc, std::move(lower ? lowToHigh : highToLow),
+                                                      std::move(lower ? highToLow : lowToHigh),
+                                                      config_.socketSegmentBytes));
   }
-  BRAID_INFO(me, "socket transport: connected to %zu peer(s) with %d socket(s) each", peers.size(), nsocks);
+  BRAID_INFO(me, "socket transport: connected to %zu peer(s) with %d socket(s) per direction, %zu-byte segments",
+             peers.size(), perDirection, config_.socketSegmentBytes);
   return Status::ok();
 }
 

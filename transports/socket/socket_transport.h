@@ -1,6 +1,7 @@
-// TCP transport: each connection is BRAID_SOCKET_NSOCKS non-blocking sockets, messages split
-// into segments striped round-robin over them (both sides derive the same striping from the
-// message sizes, so segments need no headers). TCP_NODELAY always; large messages are written
+// TCP transport: each connection is BRAID_SOCKET_NSOCKS non-blocking sockets per direction
+// (a socket carries one direction only), messages split into segments striped round-robin
+// over them (both sides derive the same striping from the message sizes, so segments need no
+// headers). TCP_NODELAY always; large messages are written
 // and read in segment-sized calls straight from and into the user's buffers.
 //
 // Set-up: the lower rank of a pair connects to the higher rank's listener (from the bootstrap
@@ -24,9 +25,6 @@ class SocketTransport : public Transport {
   const char* name() const override { return "socket"; }
   Status connect(const std::vector<int>& peers,
                  std::vector<std::unique_ptr<Connection>>* out) override;
-
-  // Bytes per striped segment.
-  static constexpr size_t kSegmentBytes = size_t{128} << 10;
 
  private:
   Bootstrap* bootstrap_;

@@ -1,0 +1,24 @@
+// Picks the AllReduce algorithm for a (size, nranks) shape. BRAID_ALGO forces one.
+//
+// Model (alpha-beta, per rank): ring = 2(n-1) steps, 2(n-1)/n x bytes on the wire;
+// direct = 1 step, (n-1) x bytes. With two ranks direct moves the ring's bytes in one step with
+// no receive-before-send dependency, so it wins at every size. With more ranks it wins while
+// the message is small enough that latency dominates (up to kDirectMaxBytes).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace braid {
+
+enum class AllReduceAlgo { kRing, kDirect };
+
+const char* algoName(AllReduceAlgo algo);
+
+// meshConnected: whether this communicator has a connection to every peer.
+AllReduceAlgo chooseAllReduce(size_t bytes, int nranks, bool meshConnected, const std::string& forced);
+
+// Largest communicator that connects every pair (so the direct algorithm is available).
+constexpr int kMeshMaxRanks = 8;
+
+}  // namespace braid
