@@ -1,9 +1,10 @@
 // Picks the AllReduce algorithm for a (size, nranks) shape. BRAID_ALGO forces one.
 //
 // Model (alpha-beta, per rank): ring = 2(n-1) steps, 2(n-1)/n x bytes on the wire;
-// direct = 1 step, (n-1) x bytes. With two ranks direct moves the ring's bytes in one step with
-// no receive-before-send dependency, so it wins at every size. With more ranks it wins while
-// the message is small enough that latency dominates (up to kDirectMaxBytes).
+// direct = 1 step, (n-1) x bytes, but every rank reduces the whole buffer. With two ranks
+// direct moves the ring's bytes in one step and wins up to ~1 MiB, where reducing twice the
+// data starts to cost more than the ring's second step. With more ranks it wins while the
+// message is small enough that latency dominates.
 #pragma once
 
 #include <cstddef>
