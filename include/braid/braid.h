@@ -66,7 +66,7 @@ braidResult_t braidGetVersion(int* version);
  * called before fork(); rank 0 of the communicator listens at that address. */
 braidResult_t braidGetUniqueId(braidUniqueId* uniqueId);
 braidResult_t braidCommInitRank(braidComm_t* comm, int nranks, braidUniqueId commId, int rank);
-/* torchrun / mpirun / srun / braid-run environments; see docs/environment.md. */
+/* torchrun / mpirun / srun / braid-run environments; see the README. */
 braidResult_t braidCommInitFromEnv(braidComm_t* comm);
 braidResult_t braidCommDestroy(braidComm_t comm);
 braidResult_t braidCommAbort(braidComm_t comm);
