@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -105,10 +106,21 @@ braidResult_t guarded(braidComm* comm, F&& body) {
   }
 }
 
+// A C caller may pass any int as an enum (say (braidDataType_t)42); in C++ loading such a value
+// as the enum type is undefined, so entry points read the raw representation and validate it
+// before it is ever used as the enum.
+template <typename E>
+int rawValue(const E& e) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized");
+  int v;
+  std::memcpy(&v, &e, sizeof(v));
+  return v;
+}
+
 // Argument checks shared by the collectives. 'what' names the call in messages.
-Status checkCommon(const char* what, braidComm* comm, braidDataType_t type, braidStream_t stream) {
-  if (!isValidDataType(static_cast<int>(type))) {
-    return invalidArgument(std::string(what) + ": invalid datatype " + std::to_string(static_cast<int>(type)));
+Status checkCommon(const char* what, braidComm* comm, int type, braidStream_t stream) {
+  if (!isValidDataType(type)) {
+    return invalidArgument(std::string(what) + ": invalid datatype " + std::to_string(type));
   }
   if (stream != nullptr) {
     return invalidArgument(std::string(what) +
@@ -118,15 +130,16 @@ Status checkCommon(const char* what, braidComm* comm, braidDataType_t type, brai
   return Status::ok();
 }
 
-Status checkOp(const char* what, braidRedOp_t op) {
-  if (!isValidRedOp(static_cast<int>(op))) {
-    return invalidArgument(std::string(what) + ": invalid reduction op " + std::to_string(static_cast<int>(op)));
+Status checkOp(const char* what, int op) {
+  if (!isValidRedOp(op)) {
+    return invalidArgument(std::string(what) + ": invalid reduction op " + std::to_string(op));
   }
   return Status::ok();
 }
 
-Status checkBytes(const char* what, size_t count, size_t multiplier, braidDataType_t type, size_t* bytes) {
-  size_t es = dataTypeSize(type);
+// type must have passed checkCommon.
+Status checkBytes(const char* what, size_t count, size_t multiplier, int type, size_t* bytes) {
+  size_t es = dataTypeSize(static_cast<braidDataType_t>(type));
   if (count != 0 && (count > SIZE_MAX / multiplier || count * multiplier > SIZE_MAX / es)) {
     return invalidArgument(std::string(what) + ": count " + std::to_string(count) + " is too large");
   }
@@ -311,9 +324,9 @@ BRAID_API braidResult_t braidAllReduce(const void* sendbuff, void* recvbuff, siz
   CallGuard guard(comm);
   return guarded(comm, [&]() -> braidResult_t {
     size_t bytes = 0;
-    Status s = checkCommon(what, comm, datatype, stream);
-    if (s) s = checkOp(what, op);
-    if (s) s = checkBytes(what, count, 1, datatype, &bytes);
+    Status s = checkCommon(what, comm, rawValue(datatype), stream);
+    if (s) s = checkOp(what, rawValue(op));
+    if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
     if (s && count > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
     if (s && count > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
@@ -334,10 +347,10 @@ BRAID_API braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff,
     const int n = comm->impl->nranks();
     size_t outBytes = 0;
     size_t inBytes = 0;
-    Status s = checkCommon(what, comm, datatype, stream);
-    if (s) s = checkOp(what, op);
-    if (s) s = checkBytes(what, recvcount, 1, datatype, &outBytes);
-    if (s) s = checkBytes(what, recvcount, static_cast<size_t>(n), datatype, &inBytes);
+    Status s = checkCommon(what, comm, rawValue(datatype), stream);
+    if (s) s = checkOp(what, rawValue(op));
+    if (s) s = checkBytes(what, recvcount, 1, rawValue(datatype), &outBytes);
+    if (s) s = checkBytes(what, recvcount, static_cast<size_t>(n), rawValue(datatype), &inBytes);
     if (s && recvcount > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
     if (s && recvcount > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && recvcount > 0) {
@@ -361,9 +374,9 @@ BRAID_API braidResult_t braidAllGather(const void* sendbuff, void* recvbuff, siz
     const int n = comm->impl->nranks();
     size_t inBytes = 0;
     size_t outBytes = 0;
-    Status s = checkCommon(what, comm, datatype, stream);
-    if (s) s = checkBytes(what, sendcount, 1, datatype, &inBytes);
-    if (s) s = checkBytes(what, sendcount, static_cast<size_t>(n), datatype, &outBytes);
+    Status s = checkCommon(what, comm, rawValue(datatype), stream);
+    if (s) s = checkBytes(what, sendcount, 1, rawValue(datatype), &inBytes);
+    if (s) s = checkBytes(what, sendcount, static_cast<size_t>(n), rawValue(datatype), &outBytes);
     if (s && sendcount > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
     if (s && sendcount > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && sendcount > 0) {
@@ -387,9 +400,9 @@ BRAID_API braidResult_t braidBroadcast(const void* sendbuff, void* recvbuff, siz
   return guarded(comm, [&]() -> braidResult_t {
     size_t bytes = 0;
     const bool isRoot = comm->impl->rank() == root;
-    Status s = checkCommon(what, comm, datatype, stream);
+    Status s = checkCommon(what, comm, rawValue(datatype), stream);
     if (s) s = checkRoot(what, root, comm->impl->nranks());
-    if (s) s = checkBytes(what, count, 1, datatype, &bytes);
+    if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
     if (s && count > 0 && isRoot && sendbuff == nullptr) s = nullBuffer(what, "sendbuff (on the root)");
     if (s && count > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && isRoot && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
@@ -409,10 +422,10 @@ BRAID_API braidResult_t braidReduce(const void* sendbuff, void* recvbuff, size_t
   return guarded(comm, [&]() -> braidResult_t {
     size_t bytes = 0;
     const bool isRoot = comm->impl->rank() == root;
-    Status s = checkCommon(what, comm, datatype, stream);
-    if (s) s = checkOp(what, op);
+    Status s = checkCommon(what, comm, rawValue(datatype), stream);
+    if (s) s = checkOp(what, rawValue(op));
     if (s) s = checkRoot(what, root, comm->impl->nranks());
-    if (s) s = checkBytes(what, count, 1, datatype, &bytes);
+    if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
     if (s && count > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
     if (s && count > 0 && isRoot && recvbuff == nullptr) s = nullBuffer(what, "recvbuff (on the root)");
     if (s && isRoot && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
@@ -433,9 +446,9 @@ BRAID_API braidResult_t braidIAllReduce(const void* sendbuff, void* recvbuff, si
     if (request == nullptr) return record(comm, invalidArgument(std::string(what) + ": request is NULL"));
     *request = nullptr;
     size_t bytes = 0;
-    Status s = checkCommon(what, comm, datatype, nullptr);
-    if (s) s = checkOp(what, op);
-    if (s) s = checkBytes(what, count, 1, datatype, &bytes);
+    Status s = checkCommon(what, comm, rawValue(datatype), nullptr);
+    if (s) s = checkOp(what, rawValue(op));
+    if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
     if (s && count > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
     if (s && count > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {

@@ -47,6 +47,7 @@ class FakeBackend : public Backend {
     std::vector<char> result;
     auto reduceFrom = [&](size_t offsetElems, size_t count) {
       result.assign(count * elt, 0);
+      if (count == 0) return;  // buffers may be NULL
       const size_t off = offsetElems * elt;
       std::memcpy(result.data(), static_cast<const char*>(g_->calls[0].send) + off, count * elt);
       for (size_t r = 1; r < n; ++r) {
@@ -72,14 +73,16 @@ class FakeBackend : public Backend {
         break;
       case Collective::kAllGather:
         result.resize(n * call.count * elt);
-        for (size_t r = 0; r < n; ++r) {
+        for (size_t r = 0; r < n && call.count > 0; ++r) {
           std::memcpy(result.data() + r * call.count * elt, g_->calls[r].send, call.count * elt);
         }
         break;
       case Collective::kBroadcast:
         result.resize(call.count * elt);
-        std::memcpy(result.data(), g_->calls[static_cast<size_t>(call.root)].send,
-                    call.count * elt);
+        if (call.count > 0) {
+          std::memcpy(result.data(), g_->calls[static_cast<size_t>(call.root)].send,
+                      call.count * elt);
+        }
         break;
     }
     g_->sync.arrive_and_wait();  // everyone has read the inputs
