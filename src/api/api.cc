@@ -77,10 +77,10 @@ class CallGuard {
     ++comm_->activeCalls;
   }
   ~CallGuard() {
-    {
-      std::lock_guard<std::mutex> lock(comm_->callMu);
-      --comm_->activeCalls;
-    }
+    // Notify while holding the lock: braidCommAbort frees the communicator as soon as it sees
+    // no active call, so this guard must not touch it after releasing the mutex.
+    std::lock_guard<std::mutex> lock(comm_->callMu);
+    --comm_->activeCalls;
     comm_->callCv.notify_all();
   }
   CallGuard(const CallGuard&) = delete;
