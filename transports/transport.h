@@ -46,7 +46,8 @@ class Connection {
   virtual void close() = 0;
 
  protected:
-  Connection(int peer, std::string description) : peer_(peer), description_(std::move(description)) {}
+  Connection(int peer, std::string description)
+      : peer_(peer), description_(std::move(description)) {}
 
  private:
   int peer_;

@@ -17,7 +17,8 @@ class MemoryOps {
   virtual void reduce(void* out, const void* a, const void* b, size_t count, braidDataType_t type,
                       braidRedOp_t op, bool last, int nranks) = 0;
   // Completes an element no one reduced (a single rank): avg divides by nranks.
-  virtual void finish(void* buf, size_t count, braidDataType_t type, braidRedOp_t op, int nranks) = 0;
+  virtual void finish(void* buf, size_t count, braidDataType_t type, braidRedOp_t op,
+                      int nranks) = 0;
 };
 
 class HostMemoryOps : public MemoryOps {

@@ -77,7 +77,8 @@ Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
       if (len(sc) > 0) lastSend = next->postSend(out + off(sc), len(sc) * es);
       // The all-gather's step s receives into chunk r-s, which the reduce-scatter's step s sent
       // from (out, or for s == 0 the input, the same memory in place): that send must be gone.
-      if ((s > 0 || inPlace) && rsSend[s] != 0) BRAID_RETURN_IF_ERROR(ctx.waitSend(next, rsSend[s]));
+      if ((s > 0 || inPlace) && rsSend[s] != 0)
+        BRAID_RETURN_IF_ERROR(ctx.waitSend(next, rsSend[s]));
       if (len(rc) > 0) {
         const uint64_t t = prev->postRecv(out + off(rc), len(rc) * es);
         BRAID_RETURN_IF_ERROR(ctx.waitRecv(prev, t));

@@ -17,7 +17,8 @@ enum class AllReduceAlgo { kRing, kDirect };
 const char* algoName(AllReduceAlgo algo);
 
 // meshConnected: whether this communicator has a connection to every peer.
-AllReduceAlgo chooseAllReduce(size_t bytes, int nranks, bool meshConnected, const std::string& forced);
+AllReduceAlgo chooseAllReduce(size_t bytes, int nranks, bool meshConnected,
+                              const std::string& forced);
 
 // Largest communicator that connects every pair (so the direct algorithm is available).
 constexpr int kMeshMaxRanks = 8;

@@ -141,7 +141,8 @@ Status checkOp(const char* what, int op) {
 Status checkBytes(const char* what, size_t count, size_t multiplier, int type, size_t* bytes) {
   size_t es = dataTypeSize(static_cast<braidDataType_t>(type));
   if (count != 0 && (count > SIZE_MAX / multiplier || count * multiplier > SIZE_MAX / es)) {
-    return invalidArgument(std::string(what) + ": count " + std::to_string(count) + " is too large");
+    return invalidArgument(std::string(what) + ": count " + std::to_string(count) +
+                           " is too large");
   }
   *bytes = count * multiplier * es;
   return Status::ok();
@@ -155,8 +156,8 @@ bool overlaps(const void* a, size_t aBytes, const void* b, size_t bBytes) {
 
 Status checkRoot(const char* what, int root, int nranks) {
   if (root < 0 || root >= nranks) {
-    return invalidArgument(std::string(what) + ": root " + std::to_string(root) + " is out of range [0, " +
-                           std::to_string(nranks) + ")");
+    return invalidArgument(std::string(what) + ": root " + std::to_string(root) +
+                           " is out of range [0, " + std::to_string(nranks) + ")");
   }
   return Status::ok();
 }
@@ -174,15 +175,24 @@ extern "C" {
 
 BRAID_API const char* braidGetErrorString(braidResult_t result) {
   switch (result) {
-    case braidSuccess: return "no error";
-    case braidUnhandledCudaError: return "unhandled CUDA error";
-    case braidSystemError: return "system error (a system call, memory or the network failed)";
-    case braidInternalError: return "internal error (a bug in Braid)";
-    case braidInvalidArgument: return "invalid argument";
-    case braidInvalidUsage: return "invalid usage";
-    case braidRemoteError: return "remote error (a peer failed or a connection was lost)";
-    case braidInProgress: return "operation in progress";
-    case braidTimeout: return "timeout (no progress within BRAID_TIMEOUT_MS)";
+    case braidSuccess:
+      return "no error";
+    case braidUnhandledCudaError:
+      return "unhandled CUDA error";
+    case braidSystemError:
+      return "system error (a system call, memory or the network failed)";
+    case braidInternalError:
+      return "internal error (a bug in Braid)";
+    case braidInvalidArgument:
+      return "invalid argument";
+    case braidInvalidUsage:
+      return "invalid usage";
+    case braidRemoteError:
+      return "remote error (a peer failed or a connection was lost)";
+    case braidInProgress:
+      return "operation in progress";
+    case braidTimeout:
+      return "timeout (no progress within BRAID_TIMEOUT_MS)";
   }
   return "unknown result code";
 }
@@ -231,7 +241,8 @@ static braidResult_t initComm(braidComm_t* comm, const CommParams& params) {
   Status s = Communicator::create(params, &impl);
   if (!s) {
     std::string msg = s.message();
-    if (msg.compare(0, 5, "rank ") != 0) s = s.withContext("rank " + std::to_string(params.rank) + ": ");
+    if (msg.compare(0, 5, "rank ") != 0)
+      s = s.withContext("rank " + std::to_string(params.rank) + ": ");
     return noComm(s.withContext("braidCommInit failed: "));
   }
   auto* c = new braidComm;
@@ -241,11 +252,14 @@ static braidResult_t initComm(braidComm_t* comm, const CommParams& params) {
   return braidSuccess;
 }
 
-BRAID_API braidResult_t braidCommInitRank(braidComm_t* comm, int nranks, braidUniqueId commId, int rank) {
+BRAID_API braidResult_t braidCommInitRank(braidComm_t* comm, int nranks, braidUniqueId commId,
+                                          int rank) {
   return guarded(nullptr, [&]() -> braidResult_t {
     if (comm == nullptr) return noComm(invalidArgument("braidCommInitRank: comm is NULL"));
     *comm = nullptr;
-    if (nranks < 1) return noComm(invalidArgument("braidCommInitRank: nranks " + std::to_string(nranks) + " must be at least 1"));
+    if (nranks < 1)
+      return noComm(invalidArgument("braidCommInitRank: nranks " + std::to_string(nranks) +
+                                    " must be at least 1"));
     if (rank < 0 || rank >= nranks) {
       return noComm(invalidArgument("braidCommInitRank: rank " + std::to_string(rank) +
                                     " is out of range for nranks " + std::to_string(nranks)));
@@ -269,8 +283,8 @@ BRAID_API braidResult_t braidCommInitFromEnv(braidComm_t* comm) {
     LaunchInfo info;
     Status s = detectLaunch(&info);
     if (!s) return noComm(s);
-    BRAID_INFO(info.rank, "init from %s environment: rank %d of %d, root %s%s", info.launcher.c_str(),
-               info.rank, info.nranks, info.root.toString().c_str(),
+    BRAID_INFO(info.rank, "init from %s environment: rank %d of %d, root %s%s",
+               info.launcher.c_str(), info.rank, info.nranks, info.root.toString().c_str(),
                info.authenticated ? "" : " (no BRAID_SECRET: rendezvous is not authenticated)");
     CommParams params;
     params.nranks = info.nranks;
@@ -330,7 +344,8 @@ BRAID_API braidResult_t braidAllReduce(const void* sendbuff, void* recvbuff, siz
     if (s && count > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
     if (s && count > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
-      s = invalidArgument(std::string(what) + ": sendbuff and recvbuff overlap without being equal");
+      s = invalidArgument(std::string(what) +
+                          ": sendbuff and recvbuff overlap without being equal");
     }
     if (s) s = comm->impl->allReduce(sendbuff, recvbuff, count, datatype, op);
     return record(comm, s);
@@ -354,10 +369,12 @@ BRAID_API braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff,
     if (s && recvcount > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
     if (s && recvcount > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && recvcount > 0) {
-      const char* inPlace = static_cast<const char*>(sendbuff) + outBytes * static_cast<size_t>(comm->impl->rank());
+      const char* inPlace =
+          static_cast<const char*>(sendbuff) + outBytes * static_cast<size_t>(comm->impl->rank());
       if (recvbuff != inPlace && overlaps(sendbuff, inBytes, recvbuff, outBytes)) {
-        s = invalidArgument(std::string(what) +
-                            ": recvbuff overlaps sendbuff but is not at this rank's offset (in place)");
+        s = invalidArgument(
+            std::string(what) +
+            ": recvbuff overlaps sendbuff but is not at this rank's offset (in place)");
       }
     }
     if (s) s = comm->impl->reduceScatter(sendbuff, recvbuff, recvcount, datatype, op);
@@ -366,7 +383,8 @@ BRAID_API braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff,
 }
 
 BRAID_API braidResult_t braidAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
-                                       braidDataType_t datatype, braidComm_t comm, braidStream_t stream) {
+                                       braidDataType_t datatype, braidComm_t comm,
+                                       braidStream_t stream) {
   const char* what = "braidAllGather";
   if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
   CallGuard guard(comm);
@@ -380,10 +398,12 @@ BRAID_API braidResult_t braidAllGather(const void* sendbuff, void* recvbuff, siz
     if (s && sendcount > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
     if (s && sendcount > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && sendcount > 0) {
-      const char* inPlace = static_cast<const char*>(recvbuff) + inBytes * static_cast<size_t>(comm->impl->rank());
+      const char* inPlace =
+          static_cast<const char*>(recvbuff) + inBytes * static_cast<size_t>(comm->impl->rank());
       if (sendbuff != inPlace && overlaps(sendbuff, inBytes, recvbuff, outBytes)) {
-        s = invalidArgument(std::string(what) +
-                            ": sendbuff overlaps recvbuff but is not at this rank's offset (in place)");
+        s = invalidArgument(
+            std::string(what) +
+            ": sendbuff overlaps recvbuff but is not at this rank's offset (in place)");
       }
     }
     if (s) s = comm->impl->allGather(sendbuff, recvbuff, sendcount, datatype);
@@ -403,10 +423,12 @@ BRAID_API braidResult_t braidBroadcast(const void* sendbuff, void* recvbuff, siz
     Status s = checkCommon(what, comm, rawValue(datatype), stream);
     if (s) s = checkRoot(what, root, comm->impl->nranks());
     if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
-    if (s && count > 0 && isRoot && sendbuff == nullptr) s = nullBuffer(what, "sendbuff (on the root)");
+    if (s && count > 0 && isRoot && sendbuff == nullptr)
+      s = nullBuffer(what, "sendbuff (on the root)");
     if (s && count > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && isRoot && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
-      s = invalidArgument(std::string(what) + ": sendbuff and recvbuff overlap without being equal");
+      s = invalidArgument(std::string(what) +
+                          ": sendbuff and recvbuff overlap without being equal");
     }
     if (s) s = comm->impl->broadcast(isRoot ? sendbuff : nullptr, recvbuff, count, datatype, root);
     return record(comm, s);
@@ -427,9 +449,11 @@ BRAID_API braidResult_t braidReduce(const void* sendbuff, void* recvbuff, size_t
     if (s) s = checkRoot(what, root, comm->impl->nranks());
     if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
     if (s && count > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
-    if (s && count > 0 && isRoot && recvbuff == nullptr) s = nullBuffer(what, "recvbuff (on the root)");
+    if (s && count > 0 && isRoot && recvbuff == nullptr)
+      s = nullBuffer(what, "recvbuff (on the root)");
     if (s && isRoot && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
-      s = invalidArgument(std::string(what) + ": sendbuff and recvbuff overlap without being equal");
+      s = invalidArgument(std::string(what) +
+                          ": sendbuff and recvbuff overlap without being equal");
     }
     if (s) s = comm->impl->reduce(sendbuff, isRoot ? recvbuff : nullptr, count, datatype, op, root);
     return record(comm, s);
@@ -443,7 +467,8 @@ BRAID_API braidResult_t braidIAllReduce(const void* sendbuff, void* recvbuff, si
   if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
   CallGuard guard(comm);
   return guarded(comm, [&]() -> braidResult_t {
-    if (request == nullptr) return record(comm, invalidArgument(std::string(what) + ": request is NULL"));
+    if (request == nullptr)
+      return record(comm, invalidArgument(std::string(what) + ": request is NULL"));
     *request = nullptr;
     size_t bytes = 0;
     Status s = checkCommon(what, comm, rawValue(datatype), nullptr);
@@ -452,7 +477,8 @@ BRAID_API braidResult_t braidIAllReduce(const void* sendbuff, void* recvbuff, si
     if (s && count > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
     if (s && count > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
     if (s && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
-      s = invalidArgument(std::string(what) + ": sendbuff and recvbuff overlap without being equal");
+      s = invalidArgument(std::string(what) +
+                          ": sendbuff and recvbuff overlap without being equal");
     }
     if (!s) return record(comm, s);
     auto* req = new braidRequest;

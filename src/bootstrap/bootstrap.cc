@@ -17,8 +17,8 @@ namespace braid {
 
 namespace {
 
-constexpr int64_t kHelloTimeoutMs = 5000;   // a stranger may hold a slot this long at most
-constexpr int64_t kErrorLingerMs = 2000;    // answer late arrivals with the rendezvous error
+constexpr int64_t kHelloTimeoutMs = 5000;  // a stranger may hold a slot this long at most
+constexpr int64_t kErrorLingerMs = 2000;   // answer late arrivals with the rendezvous error
 
 std::vector<uint8_t> errorPayload(const Status& s) {
   std::vector<uint8_t> out(4 + s.message().size());
@@ -67,11 +67,12 @@ Status Bootstrap::create(const BootstrapParams& params, std::unique_ptr<Bootstra
   // Our own listener for data connections, on the interface that reaches the root.
   SocketAddress local;
   std::string ifname;
-  BRAID_RETURN_IF_ERROR(chooseLocalAddress(params.ifname, params.family, &params.root, &local, &ifname));
+  BRAID_RETURN_IF_ERROR(
+      chooseLocalAddress(params.ifname, params.family, &params.root, &local, &ifname));
   SocketAddress bound;
   BRAID_RETURN_IF_ERROR(listenOn(local, &b->listen_, &bound));
-  BRAID_INFO(params.rank, "bootstrap: listening for peers on %s (%s), root %s", bound.toString().c_str(),
-             ifname.c_str(), params.root.toString().c_str());
+  BRAID_INFO(params.rank, "bootstrap: listening for peers on %s (%s), root %s",
+             bound.toString().c_str(), ifname.c_str(), params.root.toString().c_str());
   RankInfo self;
   self.rank = params.rank;
   self.listen = bound;
@@ -89,7 +90,8 @@ Bootstrap::~Bootstrap() { sayGoodbye(); }
 std::string Bootstrap::describe(int r) const {
   if (r < 0 || r >= static_cast<int>(table_.size())) return "rank " + std::to_string(r);
   const RankInfo& info = table_[r];
-  return "rank " + std::to_string(r) + " (" + info.hostname + " pid " + std::to_string(info.pid) + ")";
+  return "rank " + std::to_string(r) + " (" + info.hostname + " pid " + std::to_string(info.pid) +
+         ")";
 }
 
 Status Bootstrap::rendezvousRoot(const RankInfo& self) {
@@ -129,7 +131,7 @@ Status Bootstrap::rendezvousRoot(const RankInfo& self) {
       (void)writeFull(fd, payload.data(), payload.size(), d, params_.abortFd, "rendezvous error");
     }
   };
-  auto fail = [&](Status err) {
+  auto fail = [&](const Status& err) {
     if (!failure.isOk()) return;
     failure = err;
     BRAID_WARN(0, "rendezvous failed: %s", err.message().c_str());
@@ -198,7 +200,8 @@ Status Bootstrap::rendezvousRoot(const RankInfo& self) {
         if (!s) {
           drop = true;
           why = s.message();
-        } else if (hello.kind != HelloKind::kBootstrap || !secretsEqual(hello.secret, params_.secret)) {
+        } else if (hello.kind != HelloKind::kBootstrap ||
+                   !secretsEqual(hello.secret, params_.secret)) {
           drop = true;
           why = "wrong secret";
         } else {
@@ -211,12 +214,14 @@ Status Bootstrap::rendezvousRoot(const RankInfo& self) {
                                ") was started with nranks " + std::to_string(hello.nranks) +
                                ", rank 0 with nranks " + std::to_string(n));
           } else if (r <= 0 || r >= n) {
-            bad = invalidUsage("rank " + std::to_string(hello.rank) + " is out of range for nranks " +
-                               std::to_string(n) + (r == 0 ? " (rank 0 is already taken by the root)" : ""));
+            bad = invalidUsage("rank " + std::to_string(hello.rank) +
+                               " is out of range for nranks " + std::to_string(n) +
+                               (r == 0 ? " (rank 0 is already taken by the root)" : ""));
           } else if (links_[r]) {
             bad = invalidUsage("duplicate rank " + std::to_string(r) + ": claimed by " +
-                               table_[r].hostname + " pid " + std::to_string(table_[r].pid) + " and by " +
-                               hello.info.hostname + " pid " + std::to_string(hello.info.pid));
+                               table_[r].hostname + " pid " + std::to_string(table_[r].pid) +
+                               " and by " + hello.info.hostname + " pid " +
+                               std::to_string(hello.info.pid));
           }
           if (!bad.isOk()) {
             sendError(p.fd.get(), bad);
@@ -275,7 +280,8 @@ Status Bootstrap::rendezvousRank(const RankInfo& self) {
   hello.info = self;
   uint8_t buf[kHelloBytes];
   encodeHello(hello, buf);
-  BRAID_RETURN_IF_ERROR(writeFull(link->fd.get(), buf, sizeof(buf), deadline, params_.abortFd, what));
+  BRAID_RETURN_IF_ERROR(
+      writeFull(link->fd.get(), buf, sizeof(buf), deadline, params_.abortFd, what));
   // Rank 0 answers when all ranks are in, or with an error; it gives up at its own deadline,
   // so we allow a little longer to hear why.
   Deadline answer(params_.timeoutMs + 5000);
@@ -292,8 +298,10 @@ Status Bootstrap::rendezvousRank(const RankInfo& self) {
   uint32_t len = 0;
   BRAID_RETURN_IF_ERROR(decodeFrameHeader(hdr, &type, &len));
   std::vector<uint8_t> payload(len);
-  BRAID_RETURN_IF_ERROR(readFull(link->fd.get(), payload.data(), len, answer, params_.abortFd, what));
-  if (type == FrameType::kError) return decodeErrorPayload(payload).withContext("rank " + std::to_string(params_.rank) + ": ");
+  BRAID_RETURN_IF_ERROR(
+      readFull(link->fd.get(), payload.data(), len, answer, params_.abortFd, what));
+  if (type == FrameType::kError)
+    return decodeErrorPayload(payload).withContext("rank " + std::to_string(params_.rank) + ": ");
   if (type != FrameType::kTable) return internalError(what + ": unexpected frame from rank 0");
   BRAID_RETURN_IF_ERROR(decodeTable(payload, params_.nranks, &table_));
   links_.clear();
@@ -353,7 +361,8 @@ Status Bootstrap::pump(Link* link) {
     Status s = decodeFrameHeader(link->inbox.data() + off, &type, &len);
     if (!s) {
       link->closed = true;
-      std::string msg = "corrupt bootstrap message from " + describe(link->rank) + ": " + s.message();
+      std::string msg =
+          "corrupt bootstrap message from " + describe(link->rank) + ": " + s.message();
       recordFailure(internalError(msg));
       link->inbox.clear();
       return Status::ok();
@@ -418,10 +427,13 @@ Status Bootstrap::waitAllgatherFrame(Link* link, std::vector<uint8_t>* payload) 
       return Status::ok();
     }
     if (!remoteFailure_.isOk()) return remoteFailure_;
-    if (link->closed) return remoteError("out-of-band exchange: " + describe(link->rank) + " closed its connection");
+    if (link->closed)
+      return remoteError("out-of-band exchange: " + describe(link->rank) +
+                         " closed its connection");
     if (deadline.expired()) {
-      return timeoutError("out-of-band exchange: timed out after " + std::to_string(params_.timeoutMs) +
-                          " ms waiting for " + describe(link->rank));
+      return timeoutError("out-of-band exchange: timed out after " +
+                          std::to_string(params_.timeoutMs) + " ms waiting for " +
+                          describe(link->rank));
     }
     pollfd fds[2] = {{link->fd.get(), POLLIN, 0}, {params_.abortFd, POLLIN, 0}};
     int rc = ::poll(fds, params_.abortFd >= 0 ? 2 : 1, std::min(deadline.remainingMs(), 1000));
@@ -434,7 +446,8 @@ Status Bootstrap::waitAllgatherFrame(Link* link, std::vector<uint8_t>* payload) 
 Status Bootstrap::allgather(const void* mine, size_t bytes, std::vector<uint8_t>* out) {
   const int n = params_.nranks;
   if (bytes * static_cast<size_t>(n) > kMaxFramePayload) {
-    return invalidArgument("out-of-band allgather of " + std::to_string(bytes) + " bytes per rank is too large");
+    return invalidArgument("out-of-band allgather of " + std::to_string(bytes) +
+                           " bytes per rank is too large");
   }
   out->assign(bytes * static_cast<size_t>(n), 0);
   if (bytes > 0) std::memcpy(out->data() + bytes * static_cast<size_t>(params_.rank), mine, bytes);
@@ -445,14 +458,17 @@ Status Bootstrap::allgather(const void* mine, size_t bytes, std::vector<uint8_t>
       BRAID_RETURN_IF_ERROR(waitAllgatherFrame(links_[r].get(), &frame));
       if (frame.size() != bytes) {
         return invalidUsage("out-of-band allgather: " + describe(r) + " contributed " +
-                            std::to_string(frame.size()) + " bytes, rank 0 " + std::to_string(bytes));
+                            std::to_string(frame.size()) + " bytes, rank 0 " +
+                            std::to_string(bytes));
       }
       if (bytes > 0) std::memcpy(out->data() + bytes * static_cast<size_t>(r), frame.data(), bytes);
     }
-    for (int r = 1; r < n; ++r) BRAID_RETURN_IF_ERROR(sendFrame(links_[r].get(), FrameType::kAllgather, *out));
+    for (int r = 1; r < n; ++r)
+      BRAID_RETURN_IF_ERROR(sendFrame(links_[r].get(), FrameType::kAllgather, *out));
     return Status::ok();
   }
-  std::vector<uint8_t> contribution(static_cast<const uint8_t*>(mine), static_cast<const uint8_t*>(mine) + bytes);
+  std::vector<uint8_t> contribution(static_cast<const uint8_t*>(mine),
+                                    static_cast<const uint8_t*>(mine) + bytes);
   BRAID_RETURN_IF_ERROR(sendFrame(links_[0].get(), FrameType::kAllgather, contribution));
   std::vector<uint8_t> result;
   BRAID_RETURN_IF_ERROR(waitAllgatherFrame(links_[0].get(), &result));
@@ -490,7 +506,8 @@ void Bootstrap::sayGoodbye() {
   uint8_t hdr[kFrameHeaderBytes];
   encodeFrameHeader(FrameType::kBye, 0, hdr);
   for (auto& link : links_) {
-    if (link && !link->closed) (void)send(link->fd.get(), hdr, sizeof(hdr), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (link && !link->closed)
+      (void)send(link->fd.get(), hdr, sizeof(hdr), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
 }
 

@@ -60,8 +60,9 @@ Status detectLaunch(LaunchInfo* out) {
     bool hasSize = getEnv(src.size, &sizeText);
     if (!hasRank && !hasSize) continue;
     if (hasRank != hasSize) {
-      return invalidArgument(std::string("braidCommInitFromEnv: ") + (hasRank ? src.rank : src.size) +
-                             " is set but " + (hasRank ? src.size : src.rank) + " is not");
+      return invalidArgument(std::string("braidCommInitFromEnv: ") +
+                             (hasRank ? src.rank : src.size) + " is set but " +
+                             (hasRank ? src.size : src.rank) + " is not");
     }
     int64_t rank = -1;
     int64_t size = 0;

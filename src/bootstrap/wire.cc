@@ -1,5 +1,6 @@
 #include "bootstrap/wire.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace braid {
@@ -13,9 +14,10 @@ void putU16(uint8_t* p, uint16_t v) {
 }
 uint16_t getU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
+// Fixed-width, zero-padded, always NUL-terminated (at most cap - 1 characters).
 void putString(uint8_t* p, const std::string& s, size_t cap) {
   std::memset(p, 0, cap);
-  std::memcpy(p, s.data(), std::min(s.size(), cap - 1));
+  std::copy_n(s.data(), std::min(s.size(), cap - 1), reinterpret_cast<char*>(p));
 }
 std::string getString(const uint8_t* p, size_t cap) {
   size_t n = 0;
@@ -128,7 +130,8 @@ void encodeFrameHeader(FrameType type, uint32_t length, uint8_t out[kFrameHeader
 
 Status decodeFrameHeader(const uint8_t in[kFrameHeaderBytes], FrameType* type, uint32_t* length) {
   uint32_t t = getU32(in);
-  if (t < static_cast<uint32_t>(FrameType::kTable) || t > static_cast<uint32_t>(FrameType::kAbort)) {
+  if (t < static_cast<uint32_t>(FrameType::kTable) ||
+      t > static_cast<uint32_t>(FrameType::kAbort)) {
     return invalidArgument("frame of unknown type " + std::to_string(t));
   }
   uint32_t len = getU32(in + 4);
@@ -142,7 +145,8 @@ Status decodeFrameHeader(const uint8_t in[kFrameHeaderBytes], FrameType* type, u
 
 std::vector<uint8_t> encodeTable(const std::vector<RankInfo>& table) {
   std::vector<uint8_t> out(table.size() * kRankInfoBytes);
-  for (size_t i = 0; i < table.size(); ++i) encodeRankInfo(table[i], out.data() + i * kRankInfoBytes);
+  for (size_t i = 0; i < table.size(); ++i)
+    encodeRankInfo(table[i], out.data() + i * kRankInfoBytes);
   return out;
 }
 
@@ -154,7 +158,8 @@ Status decodeTable(const std::vector<uint8_t>& payload, int nranks, std::vector<
   out->assign(nranks, RankInfo{});
   for (int i = 0; i < nranks; ++i) {
     BRAID_RETURN_IF_ERROR(decodeRankInfo(payload.data() + i * kRankInfoBytes, &(*out)[i]));
-    if ((*out)[i].rank != i) return invalidArgument("rank table entry " + std::to_string(i) + " is corrupt");
+    if ((*out)[i].rank != i)
+      return invalidArgument("rank table entry " + std::to_string(i) + " is corrupt");
   }
   return Status::ok();
 }

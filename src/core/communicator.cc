@@ -74,7 +74,9 @@ Status Communicator::init(const CommParams& params) {
       directScratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(d), std::free);
     }
   }
-  BRAID_INFO(rank_, "communicator ready: rank %d of %d, ring %d -> %d -> %d, transport %s, %d socket(s) per peer, slice %zu bytes, timeout %lld ms",
+  BRAID_INFO(rank_,
+             "communicator ready: rank %d of %d, ring %d -> %d -> %d, transport %s, %d socket(s) "
+             "per peer, slice %zu bytes, timeout %lld ms",
              rank_, nranks_, (rank_ + nranks_ - 1) % nranks_, rank_, (rank_ + 1) % nranks_,
              transport_ ? transport_->name() : "none", config_.socketNsocks, sliceBytes_,
              static_cast<long long>(config_.timeoutMs));
@@ -159,7 +161,8 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
     const size_t firstBootstrap = pollfds_.size();
     bootstrap_->appendPollFds(&pollfds_);
     pollfds_.push_back({abortFd_.get(), POLLIN, 0});
-    int rc = ::poll(pollfds_.data(), pollfds_.size(), static_cast<int>(std::min<int64_t>(left, 1 << 30)));
+    int rc = ::poll(pollfds_.data(), pollfds_.size(),
+                    static_cast<int>(std::min<int64_t>(left, 1 << 30)));
     if (rc < 0 && errno != EINTR) return systemError(errnoMessage("poll", errno));
     for (size_t i = firstBootstrap; i + 1 < pollfds_.size(); ++i) {
       if (pollfds_[i].revents != 0) {
@@ -183,7 +186,8 @@ Status Communicator::execute(const char* name, size_t count, braidDataType_t typ
   if (nranks_ > 1) {
     Status remote = bootstrap_->checkRemote();
     if (!remote) {
-      Status s = remote.withContext("rank " + std::to_string(rank_) + ": " + name + " not started: ");
+      Status s =
+          remote.withContext("rank " + std::to_string(rank_) + ": " + name + " not started: ");
       fail(s, false);
       return s;
     }
@@ -195,10 +199,11 @@ Status Communicator::execute(const char* name, size_t count, braidDataType_t typ
   if (!s) {
     Status remote = nranks_ > 1 ? bootstrap_->checkRemote() : Status::ok();
     bool fromRemote = !remote.isOk();
-    std::string context = "rank " + std::to_string(rank_) + ": " + name + " of " + std::to_string(count) +
-                          " x " + dataTypeName(type) + " failed: ";
+    std::string context = "rank " + std::to_string(rank_) + ": " + name + " of " +
+                          std::to_string(count) + " x " + dataTypeName(type) + " failed: ";
     // A failure notice names the culprit better than our broken link to a neighbour does.
-    Status err = fromRemote && s.code() != braidTimeout ? remote.withContext(context) : s.withContext(context);
+    Status err = fromRemote && s.code() != braidTimeout ? remote.withContext(context)
+                                                        : s.withContext(context);
     fail(err, !fromRemote);
     return err;
   }
@@ -229,15 +234,15 @@ Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t c
       BRAID_INFO(rank_, "AllReduce of %zu bytes on %d ranks: %s", bytes, nranks_, algoName(algo));
     }
   }
-  if (algo == AllReduceAlgo::kDirect) return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (algo == AllReduceAlgo::kDirect)
+    return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
   return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
 }
 
 Status Communicator::allReduce(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, braidRedOp_t op) {
-  return runBlocking("AllReduce", count, type, [&] {
-    return runAllReduce(sendbuff, recvbuff, count, type, op);
-  });
+  return runBlocking("AllReduce", count, type,
+                     [&] { return runAllReduce(sendbuff, recvbuff, count, type, op); });
 }
 
 Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
@@ -249,32 +254,28 @@ Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t 
 
 Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                braidDataType_t type) {
-  return runBlocking("AllGather", sendcount, type, [&] {
-    return ringAllGather(*this, sendbuff, recvbuff, sendcount, type);
-  });
+  return runBlocking("AllGather", sendcount, type,
+                     [&] { return ringAllGather(*this, sendbuff, recvbuff, sendcount, type); });
 }
 
 Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, int root) {
-  return runBlocking("Broadcast", count, type, [&] {
-    return ringBroadcast(*this, sendbuff, recvbuff, count, type, root);
-  });
+  return runBlocking("Broadcast", count, type,
+                     [&] { return ringBroadcast(*this, sendbuff, recvbuff, count, type, root); });
 }
 
-Status Communicator::reduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
-                            braidRedOp_t op, int root) {
-  return runBlocking("Reduce", count, type, [&] {
-    return ringReduce(*this, sendbuff, recvbuff, count, type, op, root);
-  });
+Status Communicator::reduce(const void* sendbuff, void* recvbuff, size_t count,
+                            braidDataType_t type, braidRedOp_t op, int root) {
+  return runBlocking("Reduce", count, type,
+                     [&] { return ringReduce(*this, sendbuff, recvbuff, count, type, op, root); });
 }
 
 Status Communicator::allReduceAsync(const void* sendbuff, void* recvbuff, size_t count,
                                     braidDataType_t type, braidRedOp_t op,
                                     std::shared_ptr<Request>* out) {
   auto req = std::make_shared<Request>([this, sendbuff, recvbuff, count, type, op] {
-    return execute("AllReduce", count, type, [&] {
-      return runAllReduce(sendbuff, recvbuff, count, type, op);
-    });
+    return execute("AllReduce", count, type,
+                   [&] { return runAllReduce(sendbuff, recvbuff, count, type, op); });
   });
   {
     std::lock_guard<std::mutex> lock(queueMu_);

@@ -54,7 +54,8 @@ class Communicator : private AlgoContext {
   Status reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount, braidDataType_t type,
                        braidRedOp_t op);
   Status allGather(const void* sendbuff, void* recvbuff, size_t sendcount, braidDataType_t type);
-  Status broadcast(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type, int root);
+  Status broadcast(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
+                   int root);
   Status reduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
                 braidRedOp_t op, int root);
 
@@ -78,10 +79,16 @@ class Communicator : private AlgoContext {
     return rank >= 0 && rank < nranks_ ? byRank_[static_cast<size_t>(rank)] : nullptr;
   }
   char* directScratch() override { return directScratch_.get(); }
-  Status waitSend(Connection* conn, uint64_t ticket) override { return waitTicket(conn, true, ticket); }
-  Status waitRecv(Connection* conn, uint64_t ticket) override { return waitTicket(conn, false, ticket); }
+  Status waitSend(Connection* conn, uint64_t ticket) override {
+    return waitTicket(conn, true, ticket);
+  }
+  Status waitRecv(Connection* conn, uint64_t ticket) override {
+    return waitTicket(conn, false, ticket);
+  }
   size_t sliceBytes() const override { return sliceBytes_; }
-  char* scratch(int slot) override { return scratch_.get() + static_cast<size_t>(slot) * sliceBytes_; }
+  char* scratch(int slot) override {
+    return scratch_.get() + static_cast<size_t>(slot) * sliceBytes_;
+  }
   MemoryOps& memory() override { return memory_; }
 
   Status waitTicket(Connection* conn, bool send, uint64_t ticket);

@@ -1,13 +1,15 @@
 #include "core/config.h"
 
+#include <strings.h>
+
 #include <cerrno>
 #include <cstdlib>
-#include <strings.h>
 
 namespace braid {
 
 bool getEnv(const char* name, std::string* value) {
-  const char* v = std::getenv(name);
+  // Read at communicator init only; getenv races only with a concurrent setenv.
+  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
   if (v == nullptr || *v == '\0') return false;
   *value = v;
   return true;
@@ -37,10 +39,20 @@ Status parseSize(const std::string& text, size_t* out) {
   unsigned long long mult = 1;
   if (*end != '\0') {
     switch (*end) {
-      case 'k': case 'K': mult = 1ULL << 10; break;
-      case 'm': case 'M': mult = 1ULL << 20; break;
-      case 'g': case 'G': mult = 1ULL << 30; break;
-      default: return invalidArgument("'" + text + "' is not a size (suffix K, M or G)");
+      case 'k':
+      case 'K':
+        mult = 1ULL << 10;
+        break;
+      case 'm':
+      case 'M':
+        mult = 1ULL << 20;
+        break;
+      case 'g':
+      case 'G':
+        mult = 1ULL << 30;
+        break;
+      default:
+        return invalidArgument("'" + text + "' is not a size (suffix K, M or G)");
     }
     ++end;
     if (*end == 'B' || *end == 'b') ++end;
@@ -98,7 +110,8 @@ Status Config::fromEnv(Config* out) {
     } else if (strcasecmp(c.algo.c_str(), "direct") == 0) {
       c.algo = "direct";
     } else {
-      return invalidArgument("BRAID_ALGO=" + c.algo + " is not available (this build has: ring, direct)");
+      return invalidArgument("BRAID_ALGO=" + c.algo +
+                             " is not available (this build has: ring, direct)");
     }
   }
   *out = c;

@@ -1,19 +1,19 @@
 #include "core/log.h"
 
+#include <strings.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <strings.h>
 
 namespace braid {
 
 namespace {
 
 LogLevel parseLevel() {
-  const char* env = std::getenv("BRAID_DEBUG");
+  const char* env = std::getenv("BRAID_DEBUG");  // NOLINT(concurrency-mt-unsafe): read once
   if (env == nullptr || *env == '\0') return LogLevel::kNone;
   if (strcasecmp(env, "WARN") == 0) return LogLevel::kWarn;
   if (strcasecmp(env, "INFO") == 0) return LogLevel::kInfo;
@@ -26,10 +26,14 @@ LogLevel parseLevel() {
 
 const char* levelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kWarn: return "WARN";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kTrace: return "TRACE";
-    default: return "";
+    case LogLevel::kWarn:
+      return "WARN";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kTrace:
+      return "TRACE";
+    default:
+      return "";
   }
 }
 

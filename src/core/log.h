@@ -9,15 +9,18 @@ namespace braid {
 enum class LogLevel { kNone = 0, kWarn = 1, kInfo = 2, kTrace = 3 };
 
 LogLevel logLevel();
-inline bool logEnabled(LogLevel level) { return static_cast<int>(logLevel()) >= static_cast<int>(level); }
+inline bool logEnabled(LogLevel level) {
+  return static_cast<int>(logLevel()) >= static_cast<int>(level);
+}
 
 // rank < 0: no rank known yet.
-void logMessage(LogLevel level, int rank, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+void logMessage(LogLevel level, int rank, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 }  // namespace braid
 
-#define BRAID_LOG(level, rank, ...)                                     \
-  do {                                                                  \
+#define BRAID_LOG(level, rank, ...)                                                \
+  do {                                                                             \
     if (::braid::logEnabled(level)) ::braid::logMessage(level, rank, __VA_ARGS__); \
   } while (0)
 #define BRAID_WARN(rank, ...) BRAID_LOG(::braid::LogLevel::kWarn, rank, __VA_ARGS__)

@@ -68,7 +68,8 @@ bool interfaceMatches(const std::string& spec, const std::string& name) {
 }
 
 Status SocketAddress::resolve(const std::string& host, int port, int family, SocketAddress* out) {
-  if (port < 0 || port > 65535) return invalidArgument("port " + std::to_string(port) + " is out of range");
+  if (port < 0 || port > 65535)
+    return invalidArgument("port " + std::to_string(port) + " is out of range");
   addrinfo hints{};
   hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -96,7 +97,8 @@ Status SocketAddress::parse(const std::string& text, int family, SocketAddress* 
   } else {
     size_t colon = text.rfind(':');
     if (colon == std::string::npos || text.find(':') != colon) {
-      return invalidArgument("address '" + text + "' is not of the form host:port (IPv6: [addr]:port)");
+      return invalidArgument("address '" + text +
+                             "' is not of the form host:port (IPv6: [addr]:port)");
     }
     host = text.substr(0, colon);
     portText = text.substr(colon + 1);
@@ -121,7 +123,8 @@ SocketAddress SocketAddress::fromSockaddr(const sockaddr* sa, socklen_t len) {
 
 int SocketAddress::port() const {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  if (family() == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
   return 0;
 }
 
@@ -180,9 +183,11 @@ Status SocketAddress::fromWire(const uint8_t in[kWireBytes], SocketAddress* out)
 std::string SocketAddress::hostString() const {
   char buf[INET6_ADDRSTRLEN] = {0};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof(buf));
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf,
+              sizeof(buf));
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof(buf));
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
+              sizeof(buf));
   } else {
     return "<none>";
   }
@@ -215,31 +220,51 @@ Status chooseLocalAddress(const std::string& spec, int family, const SocketAddre
     if (isLinkLocal6(it->ifa_addr)) continue;  // needs a scope id; not worth the trouble
     std::string name = it->ifa_name;
     if (!spec.empty() && !interfaceMatches(spec, name)) continue;
-    Candidate c{name, SocketAddress::fromSockaddr(it->ifa_addr, fam == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6)),
+    Candidate c{name,
+                SocketAddress::fromSockaddr(
+                    it->ifa_addr, fam == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6)),
                 (it->ifa_flags & IFF_LOOPBACK) != 0, false};
-    if (target != nullptr && target->valid()) c.subnetMatch = sameSubnet(it->ifa_addr, it->ifa_netmask, *target);
+    if (target != nullptr && target->valid())
+      c.subnetMatch = sameSubnet(it->ifa_addr, it->ifa_netmask, *target);
     candidates.push_back(c);
   }
   freeifaddrs(list);
   if (candidates.empty()) {
-    std::string why = spec.empty() ? "no interface is up" : "no interface matches BRAID_SOCKET_IFNAME=" + spec;
+    std::string why =
+        spec.empty() ? "no interface is up" : "no interface matches BRAID_SOCKET_IFNAME=" + spec;
     return systemError(why);
   }
   const Candidate* pick = nullptr;
   if (spec.empty() && target != nullptr && target->valid()) {
     if (target->isLoopback()) {
-      for (auto& c : candidates) if (c.loopback) { pick = &c; break; }
+      for (auto& c : candidates)
+        if (c.loopback) {
+          pick = &c;
+          break;
+        }
     }
-    if (pick == nullptr) for (auto& c : candidates) if (c.subnetMatch) { pick = &c; break; }
+    if (pick == nullptr)
+      for (auto& c : candidates)
+        if (c.subnetMatch) {
+          pick = &c;
+          break;
+        }
   }
   if (pick == nullptr && spec.empty()) {
     for (auto& c : candidates) {
-      if (!c.loopback && c.name.compare(0, 6, "docker") != 0) { pick = &c; break; }
+      if (!c.loopback && c.name.compare(0, 6, "docker") != 0) {
+        pick = &c;
+        break;
+      }
     }
   }
   if (pick == nullptr) {
     // With a spec: its first match. Without: loopback (prefer IPv4).
-    for (auto& c : candidates) if (c.addr.family() == AF_INET) { pick = &c; break; }
+    for (auto& c : candidates)
+      if (c.addr.family() == AF_INET) {
+        pick = &c;
+        break;
+      }
     if (pick == nullptr) pick = &candidates.front();
   }
   *out = pick->addr;

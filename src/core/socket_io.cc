@@ -3,9 +3,8 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/socket.h>
-
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -57,7 +56,8 @@ Status pickRootPort(const SocketAddress& addr, SocketAddress* out) {
       uint32_t r = 0;
       if (getrandom(&r, sizeof(r), 0) != sizeof(r)) break;
       SocketAddress candidate = addr;
-      candidate.setPort(kLowest + static_cast<int>(r % static_cast<uint32_t>(ephemeralLow - kLowest)));
+      candidate.setPort(kLowest +
+                        static_cast<int>(r % static_cast<uint32_t>(ephemeralLow - kLowest)));
       Fd fd;
       SocketAddress bound;
       if (listenOn(candidate, &fd, &bound).isOk()) {
@@ -75,7 +75,8 @@ Status pickRootPort(const SocketAddress& addr, SocketAddress* out) {
 namespace {
 
 // Waits for events on fd or the abort fd. Returns ok when fd is ready.
-Status waitFd(int fd, short events, const Deadline& deadline, int abortFd, const std::string& what) {
+Status waitFd(int fd, short events, const Deadline& deadline, int abortFd,
+              const std::string& what) {
   for (;;) {
     pollfd pfds[2] = {{fd, events, 0}, {abortFd, POLLIN, 0}};
     int n = poll(pfds, abortFd >= 0 ? 2 : 1, deadline.remainingMs());
@@ -133,8 +134,8 @@ Status connectTo(const SocketAddress& addr, const Deadline& deadline, int abortF
     backoffMs = std::min(backoffMs * 2, 200);
   }
   std::string reason = lastErr != 0 ? errnoMessage("last attempt", lastErr) : "no answer";
-  return timeoutError(what + ": could not connect to " + addr.toString() + " before the deadline (" +
-                      reason + ")");
+  return timeoutError(what + ": could not connect to " + addr.toString() +
+                      " before the deadline (" + reason + ")");
 }
 
 Status acceptOne(int listenFd, Fd* out, SocketAddress* peer) {
@@ -183,7 +184,8 @@ Status writeFull(int fd, const void* buf, size_t len, const Deadline& deadline, 
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return remoteError(errnoMessage(what, errno));
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+      return remoteError(errnoMessage(what, errno));
     BRAID_RETURN_IF_ERROR(waitFd(fd, POLLOUT, deadline, abortFd, what));
   }
   return Status::ok();

@@ -42,9 +42,9 @@ inline Status timeoutError(std::string msg) { return {braidTimeout, std::move(ms
 // "what: strerror(err)"
 std::string errnoMessage(const std::string& what, int err);
 
-#define BRAID_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::braid::Status braid_status_ = (expr);  \
+#define BRAID_RETURN_IF_ERROR(expr)                  \
+  do {                                               \
+    ::braid::Status braid_status_ = (expr);          \
     if (!braid_status_.isOk()) return braid_status_; \
   } while (0)
 

@@ -1,5 +1,7 @@
 // The bootstrap and the socket transport inside one process: threads play the ranks (nothing
 // in Braid is global, so this is a faithful rendezvous), strangers connect with bad bytes.
+#include "bootstrap/bootstrap.h"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,7 +12,6 @@
 #include <random>
 #include <thread>
 
-#include "bootstrap/bootstrap.h"
 #include "core/clock.h"
 #include "core/socket_io.h"
 #include "transports/socket/socket_transport.h"
@@ -58,7 +59,8 @@ TEST(Bootstrap, RendezvousAllgatherAndBarrier) {
   std::vector<BootstrapParams> ps;
   for (int r = 0; r < n; ++r) ps.push_back(params(root, r, n, 10000));
   auto out = rendezvous(ps);
-  for (int r = 0; r < n; ++r) ASSERT_TRUE(out[r].status.isOk()) << r << ": " << out[r].status.message();
+  for (int r = 0; r < n; ++r)
+    ASSERT_TRUE(out[r].status.isOk()) << r << ": " << out[r].status.message();
   for (int r = 0; r < n; ++r) {
     ASSERT_EQ(out[r].bootstrap->table().size(), static_cast<size_t>(n));
     for (int q = 0; q < n; ++q) EXPECT_EQ(out[r].bootstrap->table()[q].rank, q);
@@ -131,15 +133,18 @@ TEST(Bootstrap, StrangersDoNotDerailRendezvous) {
   auto out = rendezvous(ps);
   stop = true;
   strangers.join();
-  for (int r = 0; r < n; ++r) EXPECT_TRUE(out[r].status.isOk()) << r << ": " << out[r].status.message();
+  for (int r = 0; r < n; ++r)
+    EXPECT_TRUE(out[r].status.isOk()) << r << ": " << out[r].status.message();
 }
 
 TEST(Bootstrap, DuplicateRankFailsEveryone) {
   SocketAddress root = freeLoopbackAddress();
-  auto out = rendezvous({params(root, 0, 3, 5000), params(root, 1, 3, 5000), params(root, 1, 3, 5000)});
+  auto out =
+      rendezvous({params(root, 0, 3, 5000), params(root, 1, 3, 5000), params(root, 1, 3, 5000)});
   for (int r = 0; r < 3; ++r) {
     EXPECT_FALSE(out[r].status.isOk()) << r;
-    EXPECT_NE(out[r].status.message().find("duplicate rank 1"), std::string::npos) << out[r].status.message();
+    EXPECT_NE(out[r].status.message().find("duplicate rank 1"), std::string::npos)
+        << out[r].status.message();
   }
 }
 
@@ -148,18 +153,21 @@ TEST(Bootstrap, MismatchedNranksFailsEveryone) {
   auto out = rendezvous({params(root, 0, 2, 5000), params(root, 1, 3, 5000)});
   for (int r = 0; r < 2; ++r) {
     EXPECT_EQ(out[r].status.code(), braidInvalidUsage) << out[r].status.message();
-    EXPECT_NE(out[r].status.message().find("mismatched nranks"), std::string::npos) << out[r].status.message();
+    EXPECT_NE(out[r].status.message().find("mismatched nranks"), std::string::npos)
+        << out[r].status.message();
   }
 }
 
 TEST(Bootstrap, MissingRankTimesOutNamingIt) {
   SocketAddress root = freeLoopbackAddress();
   auto start = std::chrono::steady_clock::now();
-  auto out = rendezvous({params(root, 0, 4, 1500), params(root, 1, 4, 1500), params(root, 3, 4, 1500)});
+  auto out =
+      rendezvous({params(root, 0, 4, 1500), params(root, 1, 4, 1500), params(root, 3, 4, 1500)});
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (size_t r = 0; r < out.size(); ++r) {
     EXPECT_EQ(out[r].status.code(), braidTimeout) << out[r].status.message();
-    EXPECT_NE(out[r].status.message().find("missing rank 2"), std::string::npos) << out[r].status.message();
+    EXPECT_NE(out[r].status.message().find("missing rank 2"), std::string::npos)
+        << out[r].status.message();
   }
   EXPECT_LT(secs, 10.0);
 }
@@ -199,15 +207,16 @@ TEST(SocketTransport, StripedMessagesArriveIntact) {
   config.timeoutMs = 10000;
   std::vector<std::unique_ptr<Connection>> conns[2];
   Status st[2];
-  std::thread t0([&] { st[0] = SocketTransport(out[0].bootstrap.get(), config, -1).connect({1}, &conns[0]); });
-  std::thread t1([&] { st[1] = SocketTransport(out[1].bootstrap.get(), config, -1).connect({0}, &conns[1]); });
+  std::thread t0(
+      [&] { st[0] = SocketTransport(out[0].bootstrap.get(), config, -1).connect({1}, &conns[0]); });
+  std::thread t1(
+      [&] { st[1] = SocketTransport(out[1].bootstrap.get(), config, -1).connect({0}, &conns[1]); });
   t0.join();
   t1.join();
   ASSERT_TRUE(st[0].isOk()) << st[0].message();
   ASSERT_TRUE(st[1].isOk()) << st[1].message();
-  const std::vector<size_t> sizes = {0, 1, 7, 4096, kSeg - 1,
-                                     kSeg, kSeg * 3 + 17,
-                                     (size_t{5} << 20) + 3};
+  const std::vector<size_t> sizes = {
+      0, 1, 7, 4096, kSeg - 1, kSeg, kSeg * 3 + 17, (size_t{5} << 20) + 3};
   auto run = [&](int me, Status* result) {
     Connection* c = conns[me][0].get();
     std::vector<std::vector<uint8_t>> sendBufs;
@@ -245,7 +254,8 @@ TEST(SocketTransport, StripedMessagesArriveIntact) {
     for (size_t i = 0; i < sizes.size(); ++i) {
       for (size_t j = 0; j < sizes[i]; ++j) {
         if (recvBufs[i][j] != static_cast<uint8_t>(j * 31 + i * 7 + (1 - me))) {
-          *result = internalError("message " + std::to_string(i) + " byte " + std::to_string(j) + " is wrong");
+          *result = internalError("message " + std::to_string(i) + " byte " + std::to_string(j) +
+                                  " is wrong");
           return;
         }
       }

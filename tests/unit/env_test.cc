@@ -16,13 +16,33 @@ namespace {
 class EnvTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* v : {"BRAID_RANK", "BRAID_NRANKS", "BRAID_LOCAL_RANK", "RANK", "WORLD_SIZE",
-                          "LOCAL_RANK", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
-                          "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
-                          "PMI_RANK", "PMI_SIZE", "MASTER_ADDR", "MASTER_PORT", "BRAID_ROOT_ADDR",
-                          "BRAID_SECRET", "BRAID_TIMEOUT_MS", "BRAID_SOCKET_NSOCKS", "BRAID_CHUNK_BYTES",
-                          "BRAID_TRANSPORT", "BRAID_ALGO", "BRAID_SOCKET_FAMILY", "BRAID_SOCKET_BUFFER_BYTES",
-                          "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID"}) {
+    for (const char* v : {"BRAID_RANK",
+                          "BRAID_NRANKS",
+                          "BRAID_LOCAL_RANK",
+                          "RANK",
+                          "WORLD_SIZE",
+                          "LOCAL_RANK",
+                          "OMPI_COMM_WORLD_RANK",
+                          "OMPI_COMM_WORLD_SIZE",
+                          "OMPI_COMM_WORLD_LOCAL_RANK",
+                          "SLURM_PROCID",
+                          "SLURM_NTASKS",
+                          "SLURM_LOCALID",
+                          "PMI_RANK",
+                          "PMI_SIZE",
+                          "MASTER_ADDR",
+                          "MASTER_PORT",
+                          "BRAID_ROOT_ADDR",
+                          "BRAID_SECRET",
+                          "BRAID_TIMEOUT_MS",
+                          "BRAID_SOCKET_NSOCKS",
+                          "BRAID_CHUNK_BYTES",
+                          "BRAID_TRANSPORT",
+                          "BRAID_ALGO",
+                          "BRAID_SOCKET_FAMILY",
+                          "BRAID_SOCKET_BUFFER_BYTES",
+                          "TORCHELASTIC_RUN_ID",
+                          "SLURM_JOB_ID"}) {
       unsetenv(v);
     }
   }

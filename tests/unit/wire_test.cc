@@ -1,11 +1,11 @@
 // Encoding and decoding of everything the bootstrap puts on the wire, including what a
 // stranger might send.
+#include "bootstrap/wire.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
-
-#include "bootstrap/wire.h"
 
 namespace braid {
 namespace {

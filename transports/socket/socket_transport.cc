@@ -41,7 +41,8 @@ class SocketConnection : public Connection {
     for (Sock& s : send_.socks) {
       while (!s.queue.empty()) {
         Segment& seg = s.queue.front();
-        ssize_t n = ::send(s.fd.get(), seg.ptr + seg.done, seg.len - seg.done, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n =
+            ::send(s.fd.get(), seg.ptr + seg.done, seg.len - seg.done, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
           *moved = true;
           seg.done += static_cast<size_t>(n);
@@ -70,7 +71,8 @@ class SocketConnection : public Connection {
           continue;
         }
         if (n == 0) {
-          return fail(description() + " closed the connection while this rank was receiving from it");
+          return fail(description() +
+                      " closed the connection while this rank was receiving from it");
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -177,14 +179,16 @@ Status SocketTransport::connect(const std::vector<int>& peers,
   // Lower rank connects. Connects never wait for the peer's accept (the listen backlog holds
   // them), so doing all connects before all accepts cannot deadlock.
   for (int peer : peers) {
-    if (peer == me) return internalError("socket transport asked to connect rank " + std::to_string(me) + " to itself");
+    if (peer == me)
+      return internalError("socket transport asked to connect rank " + std::to_string(me) +
+                           " to itself");
     socks[peer].resize(nsocks);
     if (me > peer) continue;
     const RankInfo& info = bootstrap_->table()[peer];
     for (int c = 0; c < nsocks; ++c) {
       Fd fd;
-      std::string what = "rank " + std::to_string(me) + ": connecting to " + bootstrap_->describe(peer) +
-                         " at " + info.listen.toString();
+      std::string what = "rank " + std::to_string(me) + ": connecting to " +
+                         bootstrap_->describe(peer) + " at " + info.listen.toString();
       BRAID_RETURN_IF_ERROR(connectTo(info.listen, deadline, abortFd_, &fd, what));
       configureSocket(fd.get(), config_.socketBufferBytes);
       Hello hello;
@@ -221,7 +225,8 @@ Status SocketTransport::connect(const std::vector<int>& peers,
         }
       }
       return timeoutError("rank " + std::to_string(me) + ": timed out after " +
-                          std::to_string(config_.timeoutMs) + " ms waiting for socket connections from " + missing);
+                          std::to_string(config_.timeoutMs) +
+                          " ms waiting for socket connections from " + missing);
     }
     std::vector<pollfd> fds{{bootstrap_->listenFd(), POLLIN, 0}};
     if (abortFd_ >= 0) fds.push_back({abortFd_, POLLIN, 0});
@@ -241,19 +246,28 @@ Status SocketTransport::connect(const std::vector<int>& peers,
       uint8_t tmp[kHelloBytes];
       ssize_t got = ::recv(p.fd.get(), tmp, kHelloBytes - p.buf.size(), MSG_DONTWAIT);
       std::string why;
-      if (got > 0) p.buf.insert(p.buf.end(), tmp, tmp + got);
-      else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) why = "closed before a complete hello";
-      if (why.empty() && p.buf.size() < kHelloBytes && nowMs() >= p.dropAtMs) why = "no complete hello in time";
+      if (got > 0)
+        p.buf.insert(p.buf.end(), tmp, tmp + got);
+      else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        why = "closed before a complete hello";
+      if (why.empty() && p.buf.size() < kHelloBytes && nowMs() >= p.dropAtMs)
+        why = "no complete hello in time";
       if (why.empty() && p.buf.size() == kHelloBytes) {
         Hello hello;
         Status s = decodeHello(p.buf.data(), &hello);
         int from = static_cast<int>(hello.rank);
-        if (!s) why = s.message();
-        else if (hello.kind != HelloKind::kData || !secretsEqual(hello.secret, bootstrap_->secret())) why = "wrong secret";
-        else if (hello.nranks != static_cast<uint32_t>(bootstrap_->nranks()) || from >= me || !socks.count(from) ||
-                 hello.nchannels != static_cast<uint32_t>(nsocks) || hello.channel >= hello.nchannels)
-          why = "unexpected rank " + std::to_string(from) + " socket " + std::to_string(hello.channel);
-        else if (socks[from][hello.channel].valid()) why = "duplicate socket from rank " + std::to_string(from);
+        if (!s)
+          why = s.message();
+        else if (hello.kind != HelloKind::kData ||
+                 !secretsEqual(hello.secret, bootstrap_->secret()))
+          why = "wrong secret";
+        else if (hello.nranks != static_cast<uint32_t>(bootstrap_->nranks()) || from >= me ||
+                 !socks.count(from) || hello.nchannels != static_cast<uint32_t>(nsocks) ||
+                 hello.channel >= hello.nchannels)
+          why = "unexpected rank " + std::to_string(from) + " socket " +
+                std::to_string(hello.channel);
+        else if (socks[from][hello.channel].valid())
+          why = "duplicate socket from rank " + std::to_string(from);
         else {
           configureSocket(p.fd.get(), config_.socketBufferBytes);
           socks[from][hello.channel] = std::move(p.fd);
@@ -263,7 +277,8 @@ Status SocketTransport::connect(const std::vector<int>& peers,
         }
       }
       if (!why.empty()) {
-        BRAID_WARN(me, "socket transport: dropped a connection from %s: %s", p.from.toString().c_str(), why.c_str());
+        BRAID_WARN(me, "socket transport: dropped a connection from %s: %s",
+                   p.from.toString().c_str(), why.c_str());
         pending.erase(pending.begin() + static_cast<long>(i));
         continue;
       }
@@ -276,13 +291,16 @@ Status SocketTransport::connect(const std::vector<int>& peers,
     std::vector<Fd>& all = socks[peer];
     std::vector<Fd> lowToHigh;
     std::vector<Fd> highToLow;
-    for (int c = 0; c < nsocks; ++c) (c < perDirection ? lowToHigh : highToLow).push_back(std::move(all[c]));
+    for (int c = 0; c < nsocks; ++c)
+      (c < perDirection ? lowToHigh : highToLow).push_back(std::move(all[c]));
     const bool lower = me < peer;
-    out->push_back(std::make_unique<SocketConnection>(peer, desc, std::move(lower ? lowToHigh : highToLow),
-                                                      std::move(lower ? highToLow : lowToHigh),
-                                                      config_.socketSegmentBytes));
+    out->push_back(std::make_unique<SocketConnection>(
+        peer, desc, std::move(lower ? lowToHigh : highToLow),
+        std::move(lower ? highToLow : lowToHigh), config_.socketSegmentBytes));
   }
-  BRAID_INFO(me, "socket transport: connected to %zu peer(s) with %d socket(s) per direction, %zu-byte segments",
+  BRAID_INFO(me,
+             "socket transport: connected to %zu peer(s) with %d socket(s) per direction, %zu-byte "
+             "segments",
              peers.size(), perDirection, config_.socketSegmentBytes);
   return Status::ok();
 }
