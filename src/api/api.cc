@@ -260,16 +260,24 @@ BRAID_API braidResult_t braidCommInitRank(braidComm_t* comm, int nranks, braidUn
     if (nranks < 1)
       return noComm(invalidArgument("braidCommInitRank: nranks " + std::to_string(nranks) +
                                     " must be at least 1"));
+    UniqueIdContents id;
+    Status s = decodeUniqueId(commId, &id);
+    if (!s) return noComm(s.withContext("braidCommInitRank: "));
     if (rank < 0 || rank >= nranks) {
+      BootstrapParams report;
+      report.rank = rank;
+      report.nranks = nranks;
+      report.root = id.root;
+      report.secret = id.secret;
+      Config config;
+      if (Config::fromEnv(&config).isOk()) report.timeoutMs = config.timeoutMs;
+      Bootstrap::reportInvalidRank(report);
       return noComm(invalidArgument("braidCommInitRank: rank " + std::to_string(rank) +
                                     " is out of range for nranks " + std::to_string(nranks)));
     }
     CommParams params;
     params.nranks = nranks;
     params.rank = rank;
-    UniqueIdContents id;
-    Status s = decodeUniqueId(commId, &id);
-    if (!s) return noComm(s.withContext("braidCommInitRank: "));
     params.root = id.root;
     params.secret = id.secret;
     return initComm(comm, params);

@@ -87,6 +87,32 @@ Status Bootstrap::create(const BootstrapParams& params, std::unique_ptr<Bootstra
 
 Bootstrap::~Bootstrap() { sayGoodbye(); }
 
+void Bootstrap::reportInvalidRank(const BootstrapParams& params) {
+  // Best effort and brief: the caller fails with braidInvalidArgument whatever happens here.
+  Deadline deadline(std::min<int64_t>(params.timeoutMs, 1500));
+  Fd fd;
+  if (!connectTo(params.root, deadline, params.abortFd, &fd, "reporting an invalid rank").isOk()) {
+    return;
+  }
+  Hello hello;
+  hello.kind = HelloKind::kBootstrap;
+  hello.secret = params.secret;
+  hello.nranks = static_cast<uint32_t>(params.nranks);
+  hello.rank = static_cast<uint32_t>(params.rank);
+  hello.info.rank = params.rank;
+  hello.info.listen = params.root;
+  hello.info.pid = static_cast<uint32_t>(getpid());
+  hello.info.hostname = localHostname().substr(0, kHostnameBytes - 1);
+  hello.info.hostId = localHostId();
+  uint8_t buf[kHelloBytes];
+  encodeHello(hello, buf);
+  if (!writeFull(fd.get(), buf, sizeof(buf), deadline, params.abortFd, "invalid rank").isOk())
+    return;
+  // Wait for rank 0's error frame, so the report is read before the connection closes.
+  uint8_t hdr[kFrameHeaderBytes];
+  (void)readFull(fd.get(), hdr, sizeof(hdr), deadline, params.abortFd, "invalid rank");
+}
+
 std::string Bootstrap::describe(int r) const {
   if (r < 0 || r >= static_cast<int>(table_.size())) return "rank " + std::to_string(r);
   const RankInfo& info = table_[r];
@@ -213,10 +239,14 @@ Status Bootstrap::rendezvousRoot(const RankInfo& self) {
                                hello.info.hostname + " pid " + std::to_string(hello.info.pid) +
                                ") was started with nranks " + std::to_string(hello.nranks) +
                                ", rank 0 with nranks " + std::to_string(n));
-          } else if (r <= 0 || r >= n) {
-            bad = invalidUsage("rank " + std::to_string(hello.rank) +
-                               " is out of range for nranks " + std::to_string(n) +
-                               (r == 0 ? " (rank 0 is already taken by the root)" : ""));
+          } else if (r < 0 || r >= n) {
+            bad = invalidUsage("rank " + std::to_string(r) + " (" + hello.info.hostname + " pid " +
+                               std::to_string(hello.info.pid) + ") is out of range for nranks " +
+                               std::to_string(n));
+          } else if (r == 0) {
+            bad = invalidUsage("duplicate rank 0: claimed by the root (" + table_[0].hostname +
+                               " pid " + std::to_string(table_[0].pid) + ") and by " +
+                               hello.info.hostname + " pid " + std::to_string(hello.info.pid));
           } else if (links_[r]) {
             bad = invalidUsage("duplicate rank " + std::to_string(r) + ": claimed by " +
                                table_[r].hostname + " pid " + std::to_string(table_[r].pid) +

@@ -39,6 +39,9 @@ struct BootstrapParams {
 class Bootstrap {
  public:
   static Status create(const BootstrapParams& params, std::unique_ptr<Bootstrap>* out);
+  // A process given a rank outside [0, nranks) tells rank 0 (best effort, a few seconds at
+  // most), so every rank fails at once with a message naming it instead of at the timeout.
+  static void reportInvalidRank(const BootstrapParams& params);
   ~Bootstrap();
   Bootstrap(const Bootstrap&) = delete;
   Bootstrap& operator=(const Bootstrap&) = delete;

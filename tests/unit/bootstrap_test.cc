@@ -158,6 +158,38 @@ TEST(Bootstrap, MismatchedNranksFailsEveryone) {
   }
 }
 
+TEST(Bootstrap, RendezvousOverIpv6) {
+  SocketAddress any6;
+  ASSERT_TRUE(SocketAddress::parse("[::1]:0", 6, &any6).isOk());
+  Fd probe;
+  SocketAddress root;
+  if (!listenOn(any6, &probe, &root).isOk()) GTEST_SKIP() << "no IPv6 loopback on this host";
+  probe.reset();
+  auto out = rendezvous({params(root, 0, 2, 10000), params(root, 1, 2, 10000)});
+  for (auto& o : out) ASSERT_TRUE(o.status.isOk()) << o.status.message();
+  // Each rank's data listener is on the interface that reaches the root: IPv6 loopback.
+  EXPECT_EQ(out[1].bootstrap->table()[0].listen.family(), AF_INET6);
+  EXPECT_TRUE(out[1].bootstrap->table()[0].listen.isLoopback());
+}
+
+TEST(Bootstrap, OutOfRangeRankFailsEveryoneAtOnce) {
+  SocketAddress root = freeLoopbackAddress();
+  auto start = std::chrono::steady_clock::now();
+  std::thread bad([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    Bootstrap::reportInvalidRank(params(root, 5, 3, 20000));
+  });
+  auto out = rendezvous({params(root, 0, 3, 20000), params(root, 1, 3, 20000)});
+  bad.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (size_t r = 0; r < out.size(); ++r) {
+    EXPECT_EQ(out[r].status.code(), braidInvalidUsage) << out[r].status.message();
+    EXPECT_NE(out[r].status.message().find("rank 5"), std::string::npos) << out[r].status.message();
+    EXPECT_NE(out[r].status.message().find("out of range"), std::string::npos);
+  }
+  EXPECT_LT(secs, 10.0);  // not the 20 s timeout
+}
+
 TEST(Bootstrap, MissingRankTimesOutNamingIt) {
   SocketAddress root = freeLoopbackAddress();
   auto start = std::chrono::steady_clock::now();
