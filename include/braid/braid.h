@@ -100,6 +100,73 @@ braidResult_t braidTest(braidRequest_t request, int* done);
 /* Waits, releases the request, and returns the operation's result. */
 braidResult_t braidWait(braidRequest_t request);
 
+/* ---- Gradient synchronizer (src/gradsync) -------------------------------------------------
+ * DDP-style gradient synchronization for data-parallel trainers, built on braidIAllReduce.
+ *
+ *   braidGradSyncCreate(&gs, comm, 0, 0);          0 bytes: the default 25 MiB buckets
+ *   for each gradient: braidGradSyncRegister(gs, ptr, count, dtype, &index);
+ *   every step:
+ *     backward: braidGradSyncMarkReady(gs, index, ptr) as each gradient is written
+ *     braidGradSyncWait(gs);                       every gradient now holds the average
+ *   braidGradSyncDestroy(gs);
+ *
+ * Gradients are grouped into buckets in reverse registration order (backward produces the last
+ * layers first), one dtype per bucket, a bucket closing once it holds bucketBytes or more. When
+ * every gradient of a bucket is marked, the bucket's AllReduce (braidAvg) starts on the
+ * communicator's progress thread while the caller goes on computing. Buckets start in bucket
+ * order on every rank (a bucket that is complete early waits for the ones before it), so the
+ * ranks' collectives always match, whatever order a rank marks its gradients in. A bucket whose
+ * gradients lie back to back in memory is reduced in place; others are packed into a flat
+ * buffer and unpacked after the reduction.
+ *
+ * The layout (buffers, counts, dtypes, in registration order) is fixed by the first MarkReady
+ * (or braidGradSyncFinalize) and checked to be the same on every rank with one small AllReduce;
+ * after that a Register is braidInvalidUsage. Marking a gradient twice in a step, marking a
+ * pointer other than the registered one (a buffer that moved), or waiting before every gradient
+ * was marked, is braidInvalidUsage with a message naming the gradient; such a call changes
+ * nothing, so the step can go on.
+ *
+ * A synchronizer, like its communicator, is used by one thread at a time, and the communicator
+ * may not be used for other collectives between a step's first MarkReady and its Wait. Errors
+ * are kept per synchronizer: braidGradSyncGetLastError(gs); braidGradSyncGetLastError(NULL) is
+ * the calling thread's last error from a call without a synchronizer (a Create that failed).
+ * Destroy the synchronizer before its communicator. */
+typedef struct braidGradSync* braidGradSync_t;
+
+#define BRAID_GRADSYNC_DEFAULT_BUCKET_BYTES ((size_t)25 << 20)
+
+/* Flags for braidGradSyncCreate (bitwise or). */
+/* float32 gradients travel as bfloat16 (round to nearest even); each hop adds in float32 and
+ * rounds the partial sum to bfloat16, so expect about 3 significant decimal digits. Halves the
+ * bytes on the wire. Other dtypes are unaffected. */
+#define BRAID_GRADSYNC_BF16 1
+/* Sum instead of average. */
+#define BRAID_GRADSYNC_SUM 2
+
+braidResult_t braidGradSyncCreate(braidGradSync_t* gradSync, braidComm_t comm,
+                                  size_t bucketBytes, int flags);
+/* Registers a gradient buffer of count elements; *index (may be NULL) receives its index,
+ * 0, 1, 2, ... in registration order. count == 0 is allowed (the gradient only needs marking). */
+braidResult_t braidGradSyncRegister(braidGradSync_t gradSync, void* grad, size_t count,
+                                    braidDataType_t datatype, int* index);
+/* Fixes the layout and checks it across ranks (collective: every rank calls it, or its first
+ * MarkReady does). Optional. */
+braidResult_t braidGradSyncFinalize(braidGradSync_t gradSync);
+/* Gradient `index` holds this step's local value. grad may be NULL; otherwise it must be the
+ * pointer it was registered with. May start one or more bucket reductions. */
+braidResult_t braidGradSyncMarkReady(braidGradSync_t gradSync, int index, const void* grad);
+/* Waits for every bucket; on success every gradient holds the average (or sum) across ranks
+ * and the synchronizer is ready for the next step. */
+braidResult_t braidGradSyncWait(braidGradSync_t gradSync);
+/* Number of buckets; finalizes the layout first if needed (collective, see Finalize). */
+braidResult_t braidGradSyncGetBucketCount(braidGradSync_t gradSync, int* buckets);
+/* Waits for reductions in flight, then frees everything. gradSync may be NULL. */
+braidResult_t braidGradSyncDestroy(braidGradSync_t gradSync);
+/* The last error of a call on this synchronizer ("" if none); valid until its next call. NULL:
+ * the calling thread's last error from a call that had no synchronizer. */
+const char* braidGradSyncGetLastError(braidGradSync_t gradSync);
+/* ---- end of gradient synchronizer --------------------------------------------------------- */
+
 #ifdef __cplusplus
 }
 #endif
