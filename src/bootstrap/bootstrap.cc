@@ -352,13 +352,14 @@ void Bootstrap::recordFailure(Status status) {
   if (remoteFailure_.isOk()) remoteFailure_ = std::move(status);
 }
 
-void Bootstrap::relayAbort(int failedRank, const std::string& message, const Link* except) {
+void Bootstrap::relay(FrameType type, int failedRank, const std::string& message,
+                      const Link* except) {
   if (params_.rank != 0) return;
   std::vector<uint8_t> payload(4 + message.size());
   putU32(payload.data(), static_cast<uint32_t>(failedRank));
   std::memcpy(payload.data() + 4, message.data(), message.size());
   uint8_t hdr[kFrameHeaderBytes];
-  encodeFrameHeader(FrameType::kAbort, static_cast<uint32_t>(payload.size()), hdr);
+  encodeFrameHeader(type, static_cast<uint32_t>(payload.size()), hdr);
   for (auto& link : links_) {
     if (!link || link.get() == except || link->closed || link->departed) continue;
     // Best effort, without blocking: a notice that does not fit is not worth a stall.
@@ -408,12 +409,17 @@ Status Bootstrap::pump(Link* link) {
       case FrameType::kBye:
         link->departed = true;
         break;
-      case FrameType::kAbort: {
+      case FrameType::kAbort:
+      case FrameType::kGone: {
         int failed = payload.size() >= 4 ? static_cast<int>(getU32(payload.data())) : link->rank;
         std::string msg = payload.size() > 4 ? std::string(payload.begin() + 4, payload.end())
                                              : describe(failed) + " failed";
-        recordFailure(remoteError(msg));
-        relayAbort(failed, msg, link);
+        if (type == FrameType::kAbort) {
+          recordFailure(remoteError(msg));
+        } else if (peerGone_.isOk()) {
+          peerGone_ = remoteError(msg);
+        }
+        relay(type, failed, msg, link);
         break;
       }
       default:
@@ -427,8 +433,8 @@ Status Bootstrap::pump(Link* link) {
     if (!link->departed) {
       std::string msg = describe(link->rank) +
                         " lost its bootstrap connection (process died or host unreachable)";
-      recordFailure(remoteError(msg));
-      relayAbort(link->rank, msg, link);
+      if (peerGone_.isOk()) peerGone_ = remoteError(msg);
+      relay(FrameType::kGone, link->rank, msg, link);
     }
   }
   return Status::ok();
@@ -517,7 +523,7 @@ Status Bootstrap::barrier() {
 
 void Bootstrap::notifyFailure(const std::string& message) {
   if (params_.rank == 0) {
-    relayAbort(0, message, nullptr);
+    relay(FrameType::kAbort, 0, message, nullptr);
     return;
   }
   if (links_.empty() || !links_[0] || links_[0]->closed) return;

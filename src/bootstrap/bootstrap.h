@@ -62,8 +62,13 @@ class Bootstrap {
 
   // Failure detection: fds that become readable when a notice or a disconnect arrives.
   void appendPollFds(std::vector<pollfd>* fds) const;
-  // Reads what has arrived without blocking; returns the first remote failure known, if any.
+  // Reads what has arrived without blocking; returns the first failure another rank reported
+  // (a rank that failed says so at once), if any.
   Status checkRemote();
+  // A rank whose link dropped without a goodbye: it died, or it exited without
+  // braidCommDestroy right after its last collective, its data already sent. Callers treat it
+  // as fatal for the next operation, and for the current one once nothing moves for a moment.
+  const Status& peerGone() const { return peerGone_; }
   // Tells the others this rank failed (best effort, never blocks for long).
   void notifyFailure(const std::string& message);
   // Orderly goodbye before closing, so peers do not take the close for a crash.
@@ -86,13 +91,14 @@ class Bootstrap {
   Status waitAllgatherFrame(Link* link, std::vector<uint8_t>* payload);
   Status sendFrame(Link* link, FrameType type, const std::vector<uint8_t>& payload);
   void recordFailure(Status status);
-  void relayAbort(int failedRank, const std::string& message, const Link* except);
+  void relay(FrameType type, int failedRank, const std::string& message, const Link* except);
 
   BootstrapParams params_;
   Fd listen_;
   std::vector<RankInfo> table_;
   std::vector<std::unique_ptr<Link>> links_;  // root: one per rank (nullptr for itself); rank: one
   Status remoteFailure_;
+  Status peerGone_;
   bool saidGoodbye_ = false;
 };
 

@@ -130,8 +130,7 @@ void encodeFrameHeader(FrameType type, uint32_t length, uint8_t out[kFrameHeader
 
 Status decodeFrameHeader(const uint8_t in[kFrameHeaderBytes], FrameType* type, uint32_t* length) {
   uint32_t t = getU32(in);
-  if (t < static_cast<uint32_t>(FrameType::kTable) ||
-      t > static_cast<uint32_t>(FrameType::kAbort)) {
+  if (t < static_cast<uint32_t>(FrameType::kTable) || t > static_cast<uint32_t>(FrameType::kGone)) {
     return invalidArgument("frame of unknown type " + std::to_string(t));
   }
   uint32_t len = getU32(in + 4);

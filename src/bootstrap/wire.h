@@ -68,6 +68,7 @@ enum class FrameType : uint32_t {
   kAllgather = 3,  // rank <-> root: out-of-band allgather contribution / result
   kBye = 4,        // rank -> root / root -> rank: orderly shutdown
   kAbort = 5,      // failure notice; payload: failed rank (u32) + message
+  kGone = 6,       // root -> rank: a rank's link dropped without a goodbye; same payload
 };
 constexpr size_t kFrameHeaderBytes = 8;
 void encodeFrameHeader(FrameType type, uint32_t length, uint8_t out[kFrameHeaderBytes]);

@@ -150,11 +150,20 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
     spins = 0;
     const int64_t now = nowMs();
     if (aborted_.load(std::memory_order_relaxed)) return remoteError("aborted by braidCommAbort");
-    const int64_t left = lastMove + config_.timeoutMs - now;
+    int64_t left = lastMove + config_.timeoutMs - now;
     if (left <= 0) {
       return timeoutError(std::string("no progress for ") + std::to_string(config_.timeoutMs) +
                           " ms (BRAID_TIMEOUT_MS) " + (send ? "sending to " : "receiving from ") +
                           conn->description());
+    }
+    // A rank left without a goodbye: while data still moves this collective may complete (its
+    // bytes were sent before it exited); once nothing moves for a moment, give up naming it.
+    const Status& gone = bootstrap_->peerGone();
+    if (!gone.isOk()) {
+      const int64_t graceLeft =
+          lastMove + std::min<int64_t>(kPeerGoneGraceMs, config_.timeoutMs) - now;
+      if (graceLeft <= 0) return gone;
+      left = std::min(left, graceLeft);
     }
     pollfds_.clear();
     for (auto& c : conns_) c->appendPollFds(&pollfds_);
@@ -184,6 +193,8 @@ Status Communicator::execute(const char* name, size_t count, braidDataType_t typ
     return s;
   }
   if (nranks_ > 1) {
+    // Only reported failures stop an operation from starting; a rank that left without a
+    // goodbye fails an operation only when that operation stops moving (see waitTicket).
     Status remote = bootstrap_->checkRemote();
     if (!remote) {
       Status s =

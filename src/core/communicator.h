@@ -39,6 +39,9 @@ struct CommParams {
 
 class Communicator : private AlgoContext {
  public:
+  // How long a wait goes on without progress after a rank left without a goodbye.
+  static constexpr int64_t kPeerGoneGraceMs = 1000;
+
   static Status create(const CommParams& params, std::unique_ptr<Communicator>* out);
   ~Communicator() override;
   Communicator(const Communicator&) = delete;

@@ -88,5 +88,30 @@ TEST(Lifecycle, EarlyFinisherExitsCleanly) {
   });
 }
 
+// A rank that exits without braidCommDestroy right after the last collective (common in real
+// programs) must not fail the peers that are still receiving that collective's data: its
+// bytes are already on their way, only its goodbye is missing.
+TEST(Lifecycle, ExitWithoutDestroyAfterLastCollective) {
+  RunOptions opts;
+  opts.destroy_comm = false;
+  opts.may_die = {1};
+  RunRanks(
+      4,
+      [](RankContext& ctx) {
+        for (int i = 0; i < 3; ++i) {
+          CollCase c;
+          c.dt = braidInt32;
+          c.count = 4000037;
+          c.root = 1;  // the chain is 1 -> 2 -> 3 -> 0: rank 0 (which relays failures) is last
+          c.seed = 1200 + static_cast<uint64_t>(i);
+          CheckedBroadcast(ctx, c);
+        }
+        if (ctx.rank == 1) _exit(0);  // no goodbye
+        BT_CHECK_OK(ctx, braidCommDestroy(ctx.comm));
+        ctx.comm = nullptr;
+      },
+      opts);
+}
+
 }  // namespace
 }  // namespace braidtest
