@@ -20,20 +20,6 @@ namespace {
 constexpr int64_t kHelloTimeoutMs = 5000;  // a stranger may hold a slot this long at most
 constexpr int64_t kErrorLingerMs = 2000;   // answer late arrivals with the rendezvous error
 
-std::vector<uint8_t> errorPayload(const Status& s) {
-  std::vector<uint8_t> out(4 + s.message().size());
-  putU32(out.data(), static_cast<uint32_t>(s.code()));
-  std::memcpy(out.data() + 4, s.message().data(), s.message().size());
-  return out;
-}
-
-Status decodeErrorPayload(const std::vector<uint8_t>& p) {
-  if (p.size() < 4) return remoteError("rendezvous failed (malformed error from rank 0)");
-  uint32_t code = getU32(p.data());
-  if (code == 0 || code > braidTimeout) code = braidRemoteError;
-  return {static_cast<braidResult_t>(code), std::string(p.begin() + 4, p.end())};
-}
-
 std::string rankList(const std::vector<int>& ranks) {
   std::string s;
   size_t shown = std::min<size_t>(ranks.size(), 16);
@@ -150,7 +136,7 @@ Status Bootstrap::rendezvousRoot(const RankInfo& self) {
 
   auto sendError = [&](int fd, const Status& err) {
     uint8_t hdr[kFrameHeaderBytes];
-    std::vector<uint8_t> payload = errorPayload(err);
+    std::vector<uint8_t> payload = encodeErrorPayload(err);
     encodeFrameHeader(FrameType::kError, static_cast<uint32_t>(payload.size()), hdr);
     Deadline d(1000);
     if (writeFull(fd, hdr, sizeof(hdr), d, params_.abortFd, "rendezvous error").isOk()) {
@@ -371,11 +357,18 @@ void Bootstrap::relay(FrameType type, int failedRank, const std::string& message
 Status Bootstrap::pump(Link* link) {
   if (link->closed) return Status::ok();
   bool sawEof = false;
+  std::vector<Frame> frames;
   uint8_t buf[64 << 10];
   for (;;) {
     ssize_t got = recv(link->fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
     if (got > 0) {
-      link->inbox.insert(link->inbox.end(), buf, buf + got);
+      Status s = link->parser.feed(buf, static_cast<size_t>(got), &frames);
+      if (!s) {
+        link->closed = true;
+        recordFailure(internalError("corrupt bootstrap message from " + describe(link->rank) +
+                                    ": " + s.message()));
+        return Status::ok();
+      }
       continue;
     }
     if (got < 0 && errno == EINTR) continue;
@@ -384,25 +377,9 @@ Status Bootstrap::pump(Link* link) {
     sawEof = true;
     break;
   }
-  // Extract whole frames.
-  size_t off = 0;
-  while (link->inbox.size() - off >= kFrameHeaderBytes) {
-    FrameType type;
-    uint32_t len = 0;
-    Status s = decodeFrameHeader(link->inbox.data() + off, &type, &len);
-    if (!s) {
-      link->closed = true;
-      std::string msg =
-          "corrupt bootstrap message from " + describe(link->rank) + ": " + s.message();
-      recordFailure(internalError(msg));
-      link->inbox.clear();
-      return Status::ok();
-    }
-    if (link->inbox.size() - off - kFrameHeaderBytes < len) break;
-    const uint8_t* p = link->inbox.data() + off + kFrameHeaderBytes;
-    std::vector<uint8_t> payload(p, p + len);
-    off += kFrameHeaderBytes + len;
-    switch (type) {
+  for (Frame& frame : frames) {
+    std::vector<uint8_t>& payload = frame.payload;
+    switch (frame.type) {
       case FrameType::kAllgather:
         link->allgatherFrames.push_back(std::move(payload));
         break;
@@ -414,12 +391,12 @@ Status Bootstrap::pump(Link* link) {
         int failed = payload.size() >= 4 ? static_cast<int>(getU32(payload.data())) : link->rank;
         std::string msg = payload.size() > 4 ? std::string(payload.begin() + 4, payload.end())
                                              : describe(failed) + " failed";
-        if (type == FrameType::kAbort) {
+        if (frame.type == FrameType::kAbort) {
           recordFailure(remoteError(msg));
         } else if (peerGone_.isOk()) {
           peerGone_ = remoteError(msg);
         }
-        relay(type, failed, msg, link);
+        relay(frame.type, failed, msg, link);
         break;
       }
       default:
@@ -427,7 +404,6 @@ Status Bootstrap::pump(Link* link) {
         break;
     }
   }
-  link->inbox.erase(link->inbox.begin(), link->inbox.begin() + static_cast<long>(off));
   if (sawEof) {
     link->closed = true;
     if (!link->departed) {

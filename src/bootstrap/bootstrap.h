@@ -78,7 +78,7 @@ class Bootstrap {
   struct Link {
     Fd fd;
     int rank = -1;
-    std::vector<uint8_t> inbox;
+    FrameParser parser;
     std::vector<std::vector<uint8_t>> allgatherFrames;
     bool departed = false;
     bool closed = false;

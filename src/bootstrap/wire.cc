@@ -142,6 +142,46 @@ Status decodeFrameHeader(const uint8_t in[kFrameHeaderBytes], FrameType* type, u
   return Status::ok();
 }
 
+Status FrameParser::feed(const uint8_t* data, size_t len, std::vector<Frame>* out) {
+  if (!error_.isOk()) return error_;
+  buf_.insert(buf_.end(), data, data + len);
+  size_t off = 0;
+  while (buf_.size() - off >= kFrameHeaderBytes) {
+    FrameType type;
+    uint32_t length = 0;
+    Status s = decodeFrameHeader(buf_.data() + off, &type, &length);
+    if (!s) {
+      error_ = s;
+      buf_.clear();
+      return error_;
+    }
+    if (buf_.size() - off - kFrameHeaderBytes < length) break;
+    const uint8_t* p = buf_.data() + off + kFrameHeaderBytes;
+    out->push_back(Frame{type, std::vector<uint8_t>(p, p + length)});
+    off += kFrameHeaderBytes + length;
+  }
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(off));
+  return Status::ok();
+}
+
+std::vector<uint8_t> encodeErrorPayload(const Status& s) {
+  std::vector<uint8_t> out(4 + s.message().size());
+  putU32(out.data(), static_cast<uint32_t>(s.code()));
+  std::copy(s.message().begin(), s.message().end(), out.begin() + 4);
+  return out;
+}
+
+Status decodeErrorPayload(const std::vector<uint8_t>& p) {
+  if (p.size() < 4) return remoteError("rendezvous failed (malformed error from rank 0)");
+  uint32_t code = getU32(p.data());
+  if (code == 0 || code > braidTimeout) code = braidRemoteError;
+  std::string text(p.begin() + 4, p.end());
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  }
+  return {static_cast<braidResult_t>(code), text};
+}
+
 std::vector<uint8_t> encodeTable(const std::vector<RankInfo>& table) {
   std::vector<uint8_t> out(table.size() * kRankInfoBytes);
   for (size_t i = 0; i < table.size(); ++i)

@@ -75,12 +75,36 @@ void encodeFrameHeader(FrameType type, uint32_t length, uint8_t out[kFrameHeader
 // Rejects unknown types and lengths above kMaxFramePayload.
 Status decodeFrameHeader(const uint8_t in[kFrameHeaderBytes], FrameType* type, uint32_t* length);
 
+struct Frame {
+  FrameType type;
+  std::vector<uint8_t> payload;
+};
+
+// Splits a byte stream into frames. Bytes arrive in any pieces; whole frames come out in
+// order. A malformed header (unknown type, length over kMaxFramePayload) poisons the parser:
+// that error is returned now and on every later call, since the stream can no longer be
+// trusted.
+class FrameParser {
+ public:
+  Status feed(const uint8_t* data, size_t len, std::vector<Frame>* out);
+  size_t buffered() const { return buf_.size(); }
+
+ private:
+  std::vector<uint8_t> buf_;
+  Status error_;
+};
+
 std::vector<uint8_t> encodeTable(const std::vector<RankInfo>& table);
 Status decodeTable(const std::vector<uint8_t>& payload, int nranks, std::vector<RankInfo>* out);
 
 // Helpers for little-endian fields.
 void putU32(uint8_t* p, uint32_t v);
 uint32_t getU32(const uint8_t* p);
+
+// The payload of an error frame: result code (u32) + message. A malformed one decodes to a
+// braidRemoteError saying so.
+std::vector<uint8_t> encodeErrorPayload(const Status& s);
+Status decodeErrorPayload(const std::vector<uint8_t>& payload);
 
 // Parses 32 hexadecimal characters (BRAID_SECRET).
 Status parseSecret(const std::string& hex, Secret* out);
