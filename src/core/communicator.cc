@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "algo/direct.h"
 #include "algo/ring.h"
@@ -183,8 +184,68 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
   }
 }
 
-Status Communicator::execute(const char* name, size_t count, braidDataType_t type,
-                             const std::function<Status()>& body) {
+namespace {
+
+std::string describeOp(const OpDesc& d) {
+  std::string s =
+      std::string(d.name) + "(count " + std::to_string(d.count) + ", " + dataTypeName(d.type);
+  if (d.op >= 0) s += std::string(", ") + redOpName(static_cast<braidRedOp_t>(d.op));
+  if (d.root >= 0) s += ", root " + std::to_string(d.root);
+  return s + ")";
+}
+
+// The wire form of an OpDesc for BRAID_CHECK.
+struct OpWire {
+  uint64_t seq;
+  uint64_t count;
+  int32_t coll;  // hash of the name's first characters is enough: names are fixed strings
+  int32_t type;
+  int32_t op;
+  int32_t root;
+};
+
+int32_t collId(const char* name) {
+  int32_t h = 0;
+  for (const char* p = name; *p != '\0'; ++p) h = h * 31 + *p;
+  return h;
+}
+
+}  // namespace
+
+Status Communicator::checkAgreement(const OpDesc& desc) {
+  OpWire mine{opSeq_,  desc.count, collId(desc.name), static_cast<int32_t>(desc.type),
+              desc.op, desc.root};
+  std::vector<uint8_t> all;
+  BRAID_RETURN_IF_ERROR(bootstrap_->allgather(&mine, sizeof(mine), &all));
+  std::vector<OpWire> table(static_cast<size_t>(nranks_));
+  std::memcpy(table.data(), all.data(), all.size());
+  std::string diffs;
+  for (int r = 0; r < nranks_; ++r) {
+    const OpWire& o = table[static_cast<size_t>(r)];
+    if (std::memcmp(&o, &mine, sizeof(o)) == 0) continue;
+    std::string what;
+    if (o.seq != mine.seq)
+      what = "it is at collective #" + std::to_string(o.seq);
+    else if (o.coll != mine.coll)
+      what = "it called a different collective";
+    else {
+      const bool typeOk = isValidDataType(o.type);
+      what = "it called " + std::string(desc.name) + "(count " + std::to_string(o.count) + ", " +
+             (typeOk ? dataTypeName(static_cast<braidDataType_t>(o.type)) : "?") +
+             (o.op >= 0 && isValidRedOp(o.op)
+                  ? std::string(", ") + redOpName(static_cast<braidRedOp_t>(o.op))
+                  : std::string()) +
+             (o.root >= 0 ? ", root " + std::to_string(o.root) : std::string()) + ")";
+    }
+    if (diffs.size() < 600) diffs += "; rank " + std::to_string(r) + ": " + what;
+  }
+  if (diffs.empty()) return Status::ok();
+  return invalidUsage("rank " + std::to_string(rank_) + ": collective #" + std::to_string(opSeq_) +
+                      " does not match across ranks (BRAID_CHECK): this rank called " +
+                      describeOp(desc) + diffs);
+}
+
+Status Communicator::execute(const OpDesc& desc, const std::function<Status()>& body) {
   Status h = health();
   if (!h.isOk()) return h;
   if (aborted_.load()) {
@@ -198,20 +259,29 @@ Status Communicator::execute(const char* name, size_t count, braidDataType_t typ
     Status remote = bootstrap_->checkRemote();
     if (!remote) {
       Status s =
-          remote.withContext("rank " + std::to_string(rank_) + ": " + name + " not started: ");
+          remote.withContext("rank " + std::to_string(rank_) + ": " + desc.name + " not started: ");
       fail(s, false);
       return s;
     }
+    if (config_.checkCollectives) {
+      Status agree = checkAgreement(desc);
+      ++opSeq_;
+      // A mismatch is found before any data moves: every rank reports it and the communicator
+      // stays usable. Failing to exchange the descriptors is a real failure.
+      if (agree.code() == braidInvalidUsage) return agree;
+      if (!agree) {
+        fail(agree.withContext("rank " + std::to_string(rank_) + ": BRAID_CHECK: "), true);
+        return health();
+      }
+    }
   }
-  opName_ = name;
-  opCount_ = count;
-  opType_ = type;
   Status s = body();
   if (!s) {
     Status remote = nranks_ > 1 ? bootstrap_->checkRemote() : Status::ok();
     bool fromRemote = !remote.isOk();
-    std::string context = "rank " + std::to_string(rank_) + ": " + name + " of " +
-                          std::to_string(count) + " x " + dataTypeName(type) + " failed: ";
+    std::string context = "rank " + std::to_string(rank_) + ": " + desc.name + " of " +
+                          std::to_string(desc.count) + " x " + dataTypeName(desc.type) +
+                          " failed: ";
     // A failure notice names the culprit better than our broken link to a neighbour does.
     Status err = fromRemote && s.code() != braidTimeout ? remote.withContext(context)
                                                         : s.withContext(context);
@@ -221,14 +291,13 @@ Status Communicator::execute(const char* name, size_t count, braidDataType_t typ
   return s;
 }
 
-Status Communicator::runBlocking(const char* name, size_t count, braidDataType_t type,
-                                 const std::function<Status()>& body) {
+Status Communicator::runBlocking(const OpDesc& desc, const std::function<Status()>& body) {
   {
     std::unique_lock<std::mutex> lock(queueMu_);
     queueCv_.wait(lock, [&] { return outstanding_ == 0; });
   }
   std::lock_guard<std::mutex> exec(execMu_);
-  return execute(name, count, type, body);
+  return execute(desc, body);
 }
 
 Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t count,
@@ -252,32 +321,32 @@ Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t c
 
 Status Communicator::allReduce(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, braidRedOp_t op) {
-  return runBlocking("AllReduce", count, type,
+  return runBlocking({"AllReduce", count, type, op, -1},
                      [&] { return runAllReduce(sendbuff, recvbuff, count, type, op); });
 }
 
 Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                    braidDataType_t type, braidRedOp_t op) {
-  return runBlocking("ReduceScatter", recvcount, type, [&] {
+  return runBlocking({"ReduceScatter", recvcount, type, op, -1}, [&] {
     return ringReduceScatter(*this, sendbuff, recvbuff, recvcount, type, op);
   });
 }
 
 Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                braidDataType_t type) {
-  return runBlocking("AllGather", sendcount, type,
+  return runBlocking({"AllGather", sendcount, type, -1, -1},
                      [&] { return ringAllGather(*this, sendbuff, recvbuff, sendcount, type); });
 }
 
 Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, int root) {
-  return runBlocking("Broadcast", count, type,
+  return runBlocking({"Broadcast", count, type, -1, root},
                      [&] { return ringBroadcast(*this, sendbuff, recvbuff, count, type, root); });
 }
 
 Status Communicator::reduce(const void* sendbuff, void* recvbuff, size_t count,
                             braidDataType_t type, braidRedOp_t op, int root) {
-  return runBlocking("Reduce", count, type,
+  return runBlocking({"Reduce", count, type, op, root},
                      [&] { return ringReduce(*this, sendbuff, recvbuff, count, type, op, root); });
 }
 
@@ -285,7 +354,7 @@ Status Communicator::allReduceAsync(const void* sendbuff, void* recvbuff, size_t
                                     braidDataType_t type, braidRedOp_t op,
                                     std::shared_ptr<Request>* out) {
   auto req = std::make_shared<Request>([this, sendbuff, recvbuff, count, type, op] {
-    return execute("AllReduce", count, type,
+    return execute({"AllReduce", count, type, op, -1},
                    [&] { return runAllReduce(sendbuff, recvbuff, count, type, op); });
   });
   {

@@ -30,6 +30,15 @@
 
 namespace braid {
 
+// What a collective call is, as every rank must agree on it (BRAID_CHECK compares these).
+struct OpDesc {
+  const char* name;  // "AllReduce", ...
+  size_t count;
+  braidDataType_t type;
+  int op = -1;    // braidRedOp_t, or -1 where the collective has none
+  int root = -1;  // or -1
+};
+
 struct CommParams {
   int nranks = 0;
   int rank = 0;
@@ -96,12 +105,12 @@ class Communicator : private AlgoContext {
 
   Status waitTicket(Connection* conn, bool send, uint64_t ticket);
   // Runs one collective with the communicator's state checks and failure handling.
-  Status execute(const char* name, size_t count, braidDataType_t type,
-                 const std::function<Status()>& body);
+  Status execute(const OpDesc& desc, const std::function<Status()>& body);
   Status runAllReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
                       braidRedOp_t op);
-  Status runBlocking(const char* name, size_t count, braidDataType_t type,
-                     const std::function<Status()>& body);
+  Status runBlocking(const OpDesc& desc, const std::function<Status()>& body);
+  // BRAID_CHECK: every rank's OpDesc for this call, compared out of band.
+  Status checkAgreement(const OpDesc& desc);
   void fail(const Status& status, bool tellOthers);
   void progressLoop();
 
@@ -124,10 +133,7 @@ class Communicator : private AlgoContext {
   size_t sliceBytes_ = 0;
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, nullptr};
   std::vector<pollfd> pollfds_;
-  // What is running, for error messages.
-  const char* opName_ = "";
-  size_t opCount_ = 0;
-  braidDataType_t opType_ = braidFloat32;
+  uint64_t opSeq_ = 0;  // collectives started, for BRAID_CHECK messages
 
   mutable std::mutex stateMu_;
   Status failed_;

@@ -93,6 +93,9 @@ Status Config::fromEnv(Config* out) {
   }
   getEnv("BRAID_SOCKET_IFNAME", &c.socketIfname);
   v = 0;
+  BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_CHECK", 0, 1, &v));
+  c.checkCollectives = v == 1;
+  v = 0;
   BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_SOCKET_FAMILY", 0, 6, &v));
   if (v != 0 && v != 4 && v != 6) return invalidArgument("BRAID_SOCKET_FAMILY must be 4 or 6");
   c.socketFamily = static_cast<int>(v);

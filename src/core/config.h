@@ -25,6 +25,10 @@ struct Config {
   std::string socketIfname;
   // Address family: 0 any, 4 or 6.
   int socketFamily = 0;
+  // BRAID_CHECK=1: before each collective, ranks compare what they called (collective, count,
+  // dtype, op, root) out of band; a mismatch is braidInvalidUsage on every rank instead of
+  // corrupt data or a hang. Costs one out-of-band round trip through rank 0 per collective.
+  bool checkCollectives = false;
   // Forced transport ("socket") or empty for automatic.
   std::string transport;
   // Forced AllReduce algorithm ("ring", "direct") or empty for the tuner's choice.
