@@ -1,6 +1,7 @@
 // C entry points of the gradient synchronizer (braidGradSync*). The work is in
 // src/gradsync/grad_sync.cc, which reaches the communicator only through the public C API.
 // No C++ exception crosses this boundary.
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <new>
@@ -24,6 +25,14 @@ thread_local std::string tlsGradSyncError;
 braidResult_t noHandle(braidResult_t code, const std::string& message) {
   tlsGradSyncError = message;
   return code;
+}
+
+// The enum's bits as an int, without loading an out-of-range enum value (UB that UBSan reports).
+int rawValue(const braidDataType_t& e) {
+  static_assert(sizeof(braidDataType_t) == sizeof(int), "C enums are int-sized");
+  int v;
+  std::memcpy(&v, &e, sizeof(v));
+  return v;
 }
 
 template <typename F>
@@ -81,8 +90,9 @@ BRAID_API braidResult_t braidGradSyncRegister(braidGradSync_t gradSync, void* gr
   if (gradSync == nullptr) {
     return noHandle(braidInvalidArgument, std::string(what) + ": gradSync is NULL");
   }
+  const int raw = rawValue(datatype);
   return guarded(gradSync, what,
-                 [&] { return gradSync->impl->registerGrad(grad, count, datatype, index); });
+                 [&] { return gradSync->impl->registerGrad(grad, count, raw, index); });
 }
 
 BRAID_API braidResult_t braidGradSyncFinalize(braidGradSync_t gradSync) {

@@ -104,7 +104,7 @@ std::string GradSync::bucketName(int b) const {
          dtypeName(bk.gradDtype) + " gradients, " + mib(bk.bytes) + ")";
 }
 
-braidResult_t GradSync::registerGrad(void* grad, size_t count, braidDataType_t dtype, int* index) {
+braidResult_t GradSync::registerGrad(void* grad, size_t count, int rawDtype, int* index) {
   const char* what = "braidGradSyncRegister";
   if (finalized_) {
     return fail(braidInvalidUsage,
@@ -112,11 +112,11 @@ braidResult_t GradSync::registerGrad(void* grad, size_t count, braidDataType_t d
                     ": the layout is already final (registration ends at the first MarkReady, "
                     "GetBucketCount or Finalize); create a new synchronizer for new buffers");
   }
-  const int raw = static_cast<int>(dtype);
-  if (raw < 0 || raw > 9) {
+  if (rawDtype < 0 || rawDtype > 9) {
     return fail(braidInvalidArgument,
-                std::string(what) + ": invalid datatype " + std::to_string(raw));
+                std::string(what) + ": invalid datatype " + std::to_string(rawDtype));
   }
+  const auto dtype = static_cast<braidDataType_t>(rawDtype);
   if (count > 0 && grad == nullptr) {
     return fail(braidInvalidArgument,
                 std::string(what) + ": grad is NULL with count " + std::to_string(count));

@@ -23,7 +23,8 @@ class GradSync {
   GradSync(const GradSync&) = delete;
   GradSync& operator=(const GradSync&) = delete;
 
-  braidResult_t registerGrad(void* grad, size_t count, braidDataType_t dtype, int* index);
+  // dtype: a braidDataType_t's value, checked here (an int, so a bad value is no UB).
+  braidResult_t registerGrad(void* grad, size_t count, int dtype, int* index);
   braidResult_t finalize();
   braidResult_t markReady(int index, const void* grad);
   braidResult_t wait();
