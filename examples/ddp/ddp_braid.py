@@ -151,8 +151,11 @@ def main():
     ok = True
     if args.check:
         a, b = with_braid.flat(), with_gloo.flat()
+        # bf16 transport rounds each bucket to ~3 significant digits: compare against the
+        # weights' scale rather than element by element.
         rtol = 1e-5 if args.hook == "allreduce" else 1e-2
-        close = torch.allclose(a, b, rtol=rtol, atol=1e-6)
+        atol = 1e-6 if args.hook == "allreduce" else 1e-2 * b.abs().max().item()
+        close = torch.allclose(a, b, rtol=rtol, atol=atol)
         worst = (a - b).abs().max().item()
         everyone = torch.zeros(world * a.numel(), dtype=a.dtype)
         comm.allgather(a.contiguous(), everyone)
