@@ -1,8 +1,10 @@
 // The gradient synchronizer (braidGradSync*) across forked ranks: bucketing, fused and in-place
 // buckets, dtypes, bf16 transport, sum, any marking order, and the misuse errors.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -283,6 +285,41 @@ TEST(GradSyncLayout, MismatchAcrossRanksIsDetected) {
     BT_CHECK(ctx, ContainsIgnoreCase(GsError(gs), "layout differs across ranks")) << GsError(gs);
     GS_CHECK_OK(ctx, braidGradSyncDestroy(gs), gs);
   });
+}
+
+// A rank that dies mid-training: the survivor's Wait fails fast with a remote error naming
+// the bucket and the lost rank, and Destroy returns.
+TEST(GradSyncFailure, PeerDeathFailsWaitNamingTheBucket) {
+  RunOptions options;
+  options.may_die = {1};
+  options.destroy_comm = false;
+  options.env = {{"BRAID_TIMEOUT_MS", "10000"}};
+  RunRanks(
+      2,
+      [](RankContext& ctx) {
+        braidGradSync_t gs = nullptr;
+        BT_CHECK_OK(ctx, braidGradSyncCreate(&gs, ctx.comm, 0, 0)) << GsError(nullptr);
+        if (gs == nullptr) return;
+        std::vector<float> a(1 << 18, 1.0f);
+        GS_CHECK_OK(ctx, braidGradSyncRegister(gs, a.data(), a.size(), braidFloat32, nullptr), gs);
+        GS_CHECK_OK(ctx, braidGradSyncFinalize(gs), gs);
+        if (ctx.rank == 1) {
+          ctx.Flush();
+          _exit(0);  // dies without a goodbye
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        braidResult_t r = braidGradSyncMarkReady(gs, 0, nullptr);
+        if (r == braidSuccess) r = braidGradSyncWait(gs);
+        BT_CHECK(ctx, r == braidRemoteError || r == braidTimeout)
+            << "got " << ResultName(r) << ": " << GsError(gs);
+        BT_CHECK(ctx, SecondsSince(t0) < 15) << "took " << SecondsSince(t0) << " s";
+        BT_CHECK(ctx, ContainsIgnoreCase(GsError(gs), "rank 1")) << GsError(gs);
+        BT_CHECK(ctx, r != braidRemoteError || ContainsIgnoreCase(GsError(gs), "bucket 0"))
+            << GsError(gs);
+        braidGradSyncDestroy(gs);
+        braidCommDestroy(ctx.comm);
+      },
+      options);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, GradSync, ::testing::Values(1, 2, 3), NName);
