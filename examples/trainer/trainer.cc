@@ -35,8 +35,8 @@ struct Options {
   int hidden = 256;
   int layers = 3;  // hidden layers
   int classes = 10;
-  float lr = 0.05f;
-  size_t bucketBytes = 0;  // default 25 MiB
+  float lr = 0.2f;
+  size_t bucketBytes = 128 << 10;  // small model: small buckets, so backward overlaps them
   bool bf16 = false;
   bool separate = false;  // one buffer per gradient (fused buckets) instead of one flat array
   std::string overlap = "both";  // on, off, both
