@@ -205,9 +205,9 @@ struct OpWire {
 };
 
 int32_t collId(const char* name) {
-  int32_t h = 0;
-  for (const char* p = name; *p != '\0'; ++p) h = h * 31 + *p;
-  return h;
+  uint32_t h = 0;  // unsigned: wraps without undefined behaviour
+  for (const char* p = name; *p != '\0'; ++p) h = h * 31u + static_cast<unsigned char>(*p);
+  return static_cast<int32_t>(h);
 }
 
 }  // namespace
