@@ -54,8 +54,9 @@ typedef enum {
 typedef enum { braidSum = 0, braidProd = 1, braidMax = 2, braidMin = 3, braidAvg = 4 } braidRedOp_t;
 
 /* Errors. braidGetLastError(NULL) is the calling thread's last error from a call that had no
- * communicator (an init that failed, say). The string stays valid until the next call on the
- * same communicator (or, for NULL, the next such call on the same thread). */
+ * communicator (an init that failed, say). braidGetLastError(comm) is the communicator's last
+ * error. The string belongs to the calling thread and stays valid until its next
+ * braidGetLastError call; threads may call it at once. */
 const char* braidGetErrorString(braidResult_t result);
 const char* braidGetLastError(braidComm_t comm);
 

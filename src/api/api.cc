@@ -41,7 +41,6 @@ struct ErrorState {
 struct braidComm {
   std::unique_ptr<braid::Communicator> impl;
   std::shared_ptr<braid::ErrorState> error = std::make_shared<braid::ErrorState>();
-  std::string lastErrorCopy;  // what braidGetLastError hands out
   // Calls in flight, so braidCommAbort from another thread frees nothing in use.
   std::mutex callMu;
   std::condition_variable callCv;
@@ -199,9 +198,12 @@ BRAID_API const char* braidGetErrorString(braidResult_t result) {
 
 BRAID_API const char* braidGetLastError(braidComm_t comm) {
   if (comm == nullptr) return tlsLastError.c_str();
+  // A copy per thread: threads may ask at once (a waiter thread and the caller, say), and the
+  // string stays valid until this thread's next braidGetLastError.
+  thread_local std::string copy;
   std::lock_guard<std::mutex> lock(comm->error->mu);
-  comm->lastErrorCopy = comm->error->text;
-  return comm->lastErrorCopy.c_str();
+  copy = comm->error->text;
+  return copy.c_str();
 }
 
 BRAID_API braidResult_t braidGetVersion(int* version) {

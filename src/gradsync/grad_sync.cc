@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "reduce/reduce.h"
+
 namespace braid {
 namespace {
 
@@ -46,28 +48,12 @@ std::string mib(size_t bytes) {
   return buf;
 }
 
-// float32 -> bfloat16, round to nearest even; NaN stays NaN (quiet).
-uint16_t toBf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
-
-float fromBf16(uint16_t h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 void packBf16(const float* src, uint16_t* dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = toBf16(src[i]);
+  for (size_t i = 0; i < n; ++i) dst[i] = floatToBfloat16(src[i]);
 }
 
 void unpackBf16(const uint16_t* src, float* dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = fromBf16(src[i]);
+  for (size_t i = 0; i < n; ++i) dst[i] = bfloat16ToFloat(src[i]);
 }
 
 uint64_t fnvMix(uint64_t h, uint64_t v) {
