@@ -6,7 +6,8 @@
 
 braid_packages=(build-essential cmake ninja-build pkg-config googletest libgtest-dev libgmock-dev
   libbenchmark-dev libhwloc-dev libibverbs-dev libucx-dev libpmix-dev openmpi-bin libopenmpi-dev
-  libgloo-dev python3-matplotlib iproute2 python3-numpy python3-torch)
+  libgloo-dev python3-matplotlib iproute2 python3-numpy python3-torch iptables
+  libnetfilter-queue-dev)
 
 braid_install_deps() {
   local missing=()
