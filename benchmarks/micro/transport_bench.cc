@@ -18,12 +18,20 @@
 // GB/s counters are decimal (1e9 bytes/s): per_dir_GBps counts the bytes one direction carried,
 // total_GBps both directions. Times are wall-clock (UseRealTime).
 //
+// Placement (BRAID_BENCH_PIN): where the two ranks' threads run decides the result on a VM, so
+// it is fixed. "spread" (default): rank 0 on the first allowed CPU, rank 1 on the second, as two
+// busy processes on two cores usually end up; "same": both on the first CPU (every message is
+// a hand-off on one core); "none": the scheduler decides (and may change its mind between runs:
+// a cross-CPU wake-up of a sleeping thread costs tens of microseconds under KVM, a same-CPU one
+// a few). The choice is printed in the context block (and the JSON) as "pinning".
+//
 // Transports: "socket" (TCP loopback, BRAID_SOCKET_* variables apply). A new transport adds a
 // line to kTransports.
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -69,6 +77,60 @@ const std::vector<TransportEntry>& transports() {
   std::exit(2);
 }
 
+// CPUs for rank 0 and rank 1 (-1: leave to the scheduler), from BRAID_BENCH_PIN.
+struct Placement {
+  std::string mode = "spread";
+  int cpu[2] = {-1, -1};
+};
+
+const Placement& placement() {
+  static const Placement kPlacement = [] {
+    Placement p;
+    const char* env = std::getenv("BRAID_BENCH_PIN");  // NOLINT(concurrency-mt-unsafe)
+    if (env != nullptr && *env != 0) p.mode = env;
+    if (p.mode != "spread" && p.mode != "same" && p.mode != "none") {
+      std::fprintf(stderr, "transport_bench: BRAID_BENCH_PIN=%s: use spread, same or none\n", env);
+      std::exit(2);
+    }
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (p.mode == "none" || sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+      p.mode = "none";
+      return p;
+    }
+    std::vector<int> cpus;
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+    }
+    if (cpus.empty()) {
+      p.mode = "none";
+      return p;
+    }
+    p.cpu[0] = cpus[0];
+    p.cpu[1] = p.mode == "same" || cpus.size() < 2 ? cpus[0] : cpus[1];
+    if (p.mode == "spread" && cpus.size() < 2) p.mode = "same (one CPU allowed)";
+    return p;
+  }();
+  return kPlacement;
+}
+
+// Pins the calling thread where rank `rank` runs.
+void placeRank(int rank) {
+  const int cpu = placement().cpu[rank];
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+std::string placementText() {
+  const Placement& p = placement();
+  if (p.cpu[0] < 0) return p.mode;
+  return p.mode + ": rank 0 on CPU " + std::to_string(p.cpu[0]) + ", rank 1 on CPU " +
+         std::to_string(p.cpu[1]);
+}
+
 // Two ranks, one connection each way, set up once per transport.
 struct Pair {
   std::unique_ptr<Bootstrap> bootstrap[2];
@@ -94,6 +156,7 @@ Pair* connectPair(const TransportEntry& t) {
   std::thread ranks[2];
   for (int r = 0; r < 2; ++r) {
     ranks[r] = std::thread([&, r] {
+      placeRank(r);
       BootstrapParams bp;
       bp.rank = r;
       bp.nranks = 2;
@@ -174,7 +237,9 @@ void BM_PingPong(benchmark::State& state, const TransportEntry* t) {
   const size_t n = static_cast<size_t>(state.range(0));
   const int64_t iters = static_cast<int64_t>(state.max_iterations);
   Buffer send0(n), recv0(n), buf1(n);
+  placeRank(0);
   std::thread echo([&] {
+    placeRank(1);
     Connection* c = p.conn[1].get();
     for (int64_t i = 0; i < iters; ++i) {
       const uint64_t r = c->postRecv(buf1.data, n);
@@ -202,7 +267,9 @@ void BM_Stream(benchmark::State& state, const TransportEntry* t) {
   const int64_t iters = static_cast<int64_t>(state.max_iterations);
   Buffer send0(n), recv1(n);
   char ack = 0;
+  placeRank(0);
   std::thread sink([&] {
+    placeRank(1);
     Connection* c = p.conn[1].get();
     for (int64_t i = 0; i < iters; ++i) waitFor(c, 0, c->postRecv(recv1.data, n));
     waitFor(c, c->postSend(&ack, 1), 0);
@@ -231,7 +298,9 @@ void BM_StreamBidir(benchmark::State& state, const TransportEntry* t) {
   const size_t n = static_cast<size_t>(state.range(0));
   const int64_t iters = static_cast<int64_t>(state.max_iterations);
   Buffer send0(n), recv0(n), send1(n), recv1(n);
+  placeRank(0);
   std::thread other([&] {
+    placeRank(1);
     Connection* c = p.conn[1].get();
     for (int64_t i = 0; i < iters; ++i) {
       const uint64_t r = c->postRecv(recv1.data, n);
@@ -310,7 +379,9 @@ void BM_RawTcpPingPong(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   const int64_t iters = static_cast<int64_t>(state.max_iterations);
   Buffer send0(n), recv0(n), buf1(n);
+  placeRank(0);
   std::thread echo([&] {
+    placeRank(1);
     for (int64_t i = 0; i < iters; ++i) {
       recvAll(rp.fd[1], buf1.data, n);
       sendAll(rp.fd[1], buf1.data, n);
@@ -357,4 +428,11 @@ constexpr double kMinTime = 0.2;
 }  // namespace
 }  // namespace braid
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("pinning", braid::placementText());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
