@@ -333,7 +333,6 @@ struct Trainer {
   std::vector<float> x;
   std::vector<int> y;
   double waitSeconds = 0;  // in braidGradSyncWait
-  double lastWaitMs = 0;   // of the last timePhase, per step, this rank
 
   explicit Trainer(const Options& opt) : o(opt), mlp(opt) {}
 
@@ -381,22 +380,37 @@ struct Trainer {
     return loss;
   }
 
-  // Median seconds per step of a phase, measured on every rank, max over ranks.
-  double timePhase(bool compute, bool sync, bool overlap) {
-    for (int t = 0; t < 2; ++t) step(t, compute, sync, overlap, false);  // warm-up
-    std::vector<double> times;
-    waitSeconds = 0;
-    for (int t = 0; t < o.benchSteps; ++t) {
-      barrier();
-      const double t0 = now();
-      step(t, compute, sync, overlap, false);
-      times.push_back(now() - t0);
+  // The four bench phases: {compute, sync, overlap}.
+  static constexpr int kPhases = 4;
+  static constexpr bool kPhase[kPhases][3] = {
+      {true, false, false}, {false, true, false}, {true, true, false}, {true, true, true}};
+
+  // Median seconds per step of each phase (max over ranks), and mean ms in braidGradSyncWait.
+  // Phases are interleaved step by step (compute, comm, off, on, compute, ...) so that drift in
+  // the machine's speed hits them all alike, as in the peer comparisons.
+  void timePhases(double medians[kPhases], double waitMs[kPhases]) {
+    for (int p = 0; p < kPhases; ++p) {
+      for (int t = 0; t < 2; ++t) step(t, kPhase[p][0], kPhase[p][1], kPhase[p][2], false);
     }
-    lastWaitMs = waitSeconds / o.benchSteps * 1e3;
-    float m = static_cast<float>(median(times));
-    CHECK_BRAID(braidAllReduce(&m, &m, 1, braidFloat32, braidMax, comm, nullptr),
-                braidGetLastError(comm));
-    return m;
+    std::vector<double> times[kPhases];
+    double waits[kPhases] = {};
+    for (int t = 0; t < o.benchSteps; ++t) {
+      for (int p = 0; p < kPhases; ++p) {
+        barrier();
+        const double waitBefore = waitSeconds;
+        const double t0 = now();
+        step(t, kPhase[p][0], kPhase[p][1], kPhase[p][2], false);
+        times[p].push_back(now() - t0);
+        waits[p] += waitSeconds - waitBefore;
+      }
+    }
+    for (int p = 0; p < kPhases; ++p) {
+      float m = static_cast<float>(median(times[p]));
+      CHECK_BRAID(braidAllReduce(&m, &m, 1, braidFloat32, braidMax, comm, nullptr),
+                  braidGetLastError(comm));
+      medians[p] = m;
+      waitMs[p] = waits[p] / o.benchSteps * 1e3;
+    }
   }
 };
 
@@ -438,12 +452,15 @@ int main(int argc, char** argv) {
   }
 
   if (o.bench) {
-    const double compute = tr.timePhase(true, false, false);
-    const double comm = tr.timePhase(false, true, false);
-    const double off = tr.timePhase(true, true, false);
-    const double offWait = tr.lastWaitMs;
-    const double on = tr.timePhase(true, true, true);
-    const double onWait = tr.lastWaitMs;
+    double medians[Trainer::kPhases];
+    double waitMs[Trainer::kPhases];
+    tr.timePhases(medians, waitMs);
+    const double compute = medians[0];
+    const double comm = medians[1];
+    const double off = medians[2];
+    const double offWait = waitMs[2];
+    const double on = medians[3];
+    const double onWait = waitMs[3];
     if (lead) {
       std::printf("compute only        %8.2f ms/step\n", compute * 1e3);
       std::printf("communication only  %8.2f ms/step\n", comm * 1e3);
