@@ -272,6 +272,7 @@ Status Bootstrap::rendezvousRoot(const RankInfo& self) {
     return failure;
   }
   // Everyone is here: send the table.
+  for (int r = 1; r < n; ++r) setLiveness(links_[r]->fd.get(), params_.timeoutMs);
   std::vector<uint8_t> payload = encodeTable(table_);
   for (int r = 1; r < n; ++r) {
     Status s = sendFrame(links_[r].get(), FrameType::kTable, payload);
@@ -320,6 +321,7 @@ Status Bootstrap::rendezvousRank(const RankInfo& self) {
     return decodeErrorPayload(payload).withContext("rank " + std::to_string(params_.rank) + ": ");
   if (type != FrameType::kTable) return internalError(what + ": unexpected frame from rank 0");
   BRAID_RETURN_IF_ERROR(decodeTable(payload, params_.nranks, &table_));
+  setLiveness(link->fd.get(), params_.timeoutMs);
   links_.clear();
   links_.push_back(std::move(link));
   return Status::ok();

@@ -77,7 +77,7 @@ Status Communicator::init(const CommParams& params) {
   }
   BRAID_INFO(rank_,
              "communicator ready: rank %d of %d, ring %d -> %d -> %d, transport %s, %d socket(s) "
-             "per peer, slice %zu bytes, timeout %lld ms",
+             "per peer and direction, slice %zu bytes, timeout %lld ms",
              rank_, nranks_, (rank_ + nranks_ - 1) % nranks_, rank_, (rank_ + 1) % nranks_,
              transport_ ? transport_->name() : "none", config_.socketNsocks, sliceBytes_,
              static_cast<long long>(config_.timeoutMs));

@@ -25,6 +25,17 @@ void configureSocket(int fd, size_t bufferBytes) {
   fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+void setLiveness(int fd, int64_t timeoutMs) {
+  const int idle = static_cast<int>(std::clamp<int64_t>(timeoutMs / 3000, 1, 3600));
+  const int interval = static_cast<int>(std::clamp<int64_t>(timeoutMs / 9000, 1, 600));
+  const int count = 3;
+  const unsigned userTimeout = static_cast<unsigned>(std::clamp<int64_t>(timeoutMs, 1000, 1 << 30));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+  setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &userTimeout, sizeof(userTimeout));
+}
+
 Status listenOn(const SocketAddress& addr, Fd* out, SocketAddress* bound) {
   Fd fd(socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return systemError(errnoMessage("socket()", errno));

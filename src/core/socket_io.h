@@ -17,6 +17,13 @@ namespace braid {
 // TCP_NODELAY, SO_KEEPALIVE, O_NONBLOCK, and buffer sizes when bufferBytes > 0.
 void configureSocket(int fd, size_t bufferBytes);
 
+// Liveness from the kernel, derived from the communicator's timeout: keep-alive probes start
+// after timeoutMs/3 of silence (3 probes, timeoutMs/9 apart) and TCP_USER_TIMEOUT aborts a
+// connection whose sent data stays unacknowledged for timeoutMs. A peer host that vanishes
+// (power loss, cut cable) thus becomes a socket error within about the timeout, even while no
+// collective is waiting on it.
+void setLiveness(int fd, int64_t timeoutMs);
+
 // Binds and listens (non-blocking, close-on-exec). addr's port 0 picks a free port; *bound gets
 // the real address.
 Status listenOn(const SocketAddress& addr, Fd* out, SocketAddress* bound);

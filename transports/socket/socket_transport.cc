@@ -191,6 +191,7 @@ Status SocketTransport::connect(const std::vector<int>& peers,
                          bootstrap_->describe(peer) + " at " + info.listen.toString();
       BRAID_RETURN_IF_ERROR(connectTo(info.listen, deadline, abortFd_, &fd, what));
       configureSocket(fd.get(), config_.socketBufferBytes);
+      setLiveness(fd.get(), config_.timeoutMs);
       Hello hello;
       hello.kind = HelloKind::kData;
       hello.secret = bootstrap_->secret();
@@ -270,6 +271,7 @@ Status SocketTransport::connect(const std::vector<int>& peers,
           why = "duplicate socket from rank " + std::to_string(from);
         else {
           configureSocket(p.fd.get(), config_.socketBufferBytes);
+          setLiveness(p.fd.get(), config_.timeoutMs);
           socks[from][hello.channel] = std::move(p.fd);
           --expected;
           pending.erase(pending.begin() + static_cast<long>(i));
