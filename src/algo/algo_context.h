@@ -14,7 +14,7 @@ namespace braid {
 
 class AlgoContext {
  public:
-  static constexpr int kScratchSlots = 3;
+  static constexpr int kScratchSlots = 8;
 
   virtual ~AlgoContext() = default;
   // Position in the ring (ring order is rank order until topology planning replaces it).

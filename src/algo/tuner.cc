@@ -11,6 +11,7 @@ const char* algoName(AllReduceAlgo algo) {
 AllReduceAlgo chooseAllReduce(size_t bytes, int nranks, bool meshConnected,
                               const std::string& forced) {
   if (forced == "ring" || nranks <= 1) return AllReduceAlgo::kRing;
+  if (forced == "tree") return AllReduceAlgo::kTree;
   const bool directPossible = meshConnected && (nranks == 2 || bytes <= kDirectMaxBytes);
   if (forced == "direct") return directPossible ? AllReduceAlgo::kDirect : AllReduceAlgo::kRing;
   if (!directPossible) return AllReduceAlgo::kRing;

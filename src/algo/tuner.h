@@ -12,13 +12,16 @@
 
 namespace braid {
 
-enum class AllReduceAlgo { kRing, kDirect };
+enum class AllReduceAlgo { kRing, kDirect, kTree };
 
 const char* algoName(AllReduceAlgo algo);
 
 // meshConnected: whether this communicator has a connection to every peer.
 AllReduceAlgo chooseAllReduce(size_t bytes, int nranks, bool meshConnected,
                               const std::string& forced);
+
+// The double binary tree (algo/tree.h) runs only when BRAID_ALGO=tree forces it: choosing it
+// by default needs the per-link cost model and the cluster measurements of a later change.
 
 // Largest communicator that connects every pair (so the direct algorithm is available).
 constexpr int kMeshMaxRanks = 8;

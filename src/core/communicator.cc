@@ -9,7 +9,9 @@
 #include <cstring>
 
 #include "algo/direct.h"
+#include "algo/double_tree.h"
 #include "algo/ring.h"
+#include "algo/tree.h"
 #include "algo/tuner.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -62,8 +64,11 @@ Status Communicator::init(const CommParams& params) {
         if (p != rank_) peers.push_back(p);
       }
     } else {
-      peers.push_back(nextRank);
-      if (prevRank != nextRank) peers.push_back(prevRank);
+      // Ring neighbours and the double binary tree's parents and children.
+      peers = doubleTreePeers(nranks_, rank_);
+      for (int p : {nextRank, prevRank}) {
+        if (std::find(peers.begin(), peers.end(), p) == peers.end()) peers.push_back(p);
+      }
     }
     BRAID_RETURN_IF_ERROR(transport_->connect(peers, &conns_));
     for (auto& c : conns_) byRank_[static_cast<size_t>(c->peer())] = c.get();
@@ -316,6 +321,8 @@ Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t c
   }
   if (algo == AllReduceAlgo::kDirect)
     return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (algo == AllReduceAlgo::kTree)
+    return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
   return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
 }
 

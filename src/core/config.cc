@@ -112,9 +112,11 @@ Status Config::fromEnv(Config* out) {
       c.algo = "ring";
     } else if (strcasecmp(c.algo.c_str(), "direct") == 0) {
       c.algo = "direct";
+    } else if (strcasecmp(c.algo.c_str(), "tree") == 0) {
+      c.algo = "tree";
     } else {
       return invalidArgument("BRAID_ALGO=" + c.algo +
-                             " is not available (this build has: ring, direct)");
+                             " is not available (this build has: ring, direct, tree)");
     }
   }
   *out = c;

@@ -31,7 +31,7 @@ struct Config {
   bool checkCollectives = false;
   // Forced transport ("socket") or empty for automatic.
   std::string transport;
-  // Forced AllReduce algorithm ("ring", "direct") or empty for the tuner's choice.
+  // Forced AllReduce algorithm ("ring", "direct", "tree") or empty for the tuner's choice.
   std::string algo;
 
   // Applies BRAID_* variables on top of the defaults; a malformed value is an error naming it.
