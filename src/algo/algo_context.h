@@ -37,4 +37,15 @@ class AlgoContext {
   virtual MemoryOps& memory() = 0;
 };
 
+// The reductions' trivial cases: nothing to do (count 0), or a single rank, whose result is its
+// own input (finished: avg divides by 1). Returns true when it handled the call.
+inline bool reducedLocally(AlgoContext& ctx, const void* in, void* out, size_t count,
+                           size_t elemSize, braidDataType_t type, braidRedOp_t op) {
+  if (count == 0) return true;
+  if (ctx.nranks() > 1) return false;
+  ctx.memory().copy(out, in, count * elemSize);
+  ctx.memory().finish(out, count, type, op, 1);
+  return true;
+}
+
 }  // namespace braid

@@ -56,12 +56,7 @@ Status directAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, s
   const char* in = static_cast<const char*>(sendbuff);
   char* out = static_cast<char*>(recvbuff);
   MemoryOps& mem = ctx.memory();
-  if (count == 0) return Status::ok();
-  if (n == 1) {
-    mem.copy(out, in, count * es);
-    mem.finish(out, count, type, op, 1);
-    return Status::ok();
-  }
+  if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
   if (n == 2) return directTwoRanks(ctx, in, out, count, es, type, op);
   const size_t bytes = count * es;
   if (bytes > kDirectMaxBytes) return internalError("direct AllReduce called for a large message");

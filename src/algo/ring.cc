@@ -31,12 +31,7 @@ Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
   MemoryOps& mem = ctx.memory();
   const char* in = static_cast<const char*>(sendbuff);
   char* out = static_cast<char*>(recvbuff);
-  if (count == 0) return Status::ok();
-  if (n == 1) {
-    mem.copy(out, in, count * es);
-    mem.finish(out, count, type, op, 1);
-    return Status::ok();
-  }
+  if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
   Connection* next = ctx.next();
   Connection* prev = ctx.prev();
   char* tmp = ctx.scratch(0);
@@ -96,12 +91,7 @@ Status ringReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff,
   MemoryOps& mem = ctx.memory();
   const char* in = static_cast<const char*>(sendbuff);
   char* out = static_cast<char*>(recvbuff);
-  if (recvcount == 0) return Status::ok();
-  if (n == 1) {
-    mem.copy(out, in, recvcount * es);
-    mem.finish(out, recvcount, type, op, 1);
-    return Status::ok();
-  }
+  if (reducedLocally(ctx, in, out, recvcount, es, type, op)) return Status::ok();
   Connection* next = ctx.next();
   Connection* prev = ctx.prev();
   char* tmp = ctx.scratch(0);
@@ -202,12 +192,7 @@ Status ringReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t
   MemoryOps& mem = ctx.memory();
   const char* in = static_cast<const char*>(sendbuff);
   char* out = static_cast<char*>(recvbuff);
-  if (count == 0) return Status::ok();
-  if (n == 1) {
-    mem.copy(out, in, count * es);
-    mem.finish(out, count, type, op, 1);
-    return Status::ok();
-  }
+  if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
   Connection* next = ctx.next();
   Connection* prev = ctx.prev();
   char* tmp = ctx.scratch(0);

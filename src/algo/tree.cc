@@ -34,12 +34,7 @@ Status treeAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
   MemoryOps& mem = ctx.memory();
   const char* in = static_cast<const char*>(sendbuff);
   char* out = static_cast<char*>(recvbuff);
-  if (count == 0) return Status::ok();
-  if (n == 1) {
-    mem.copy(out, in, count * es);
-    mem.finish(out, count, type, op, 1);
-    return Status::ok();
-  }
+  if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
   const size_t slice = std::max<size_t>(1, ctx.sliceBytes() / es);
   Half h[2];
   h[0].base = 0;

@@ -9,26 +9,6 @@
 namespace braid {
 namespace {
 
-size_t dtypeSize(braidDataType_t dt) {
-  switch (dt) {
-    case braidInt8:
-    case braidUint8:
-      return 1;
-    case braidFloat16:
-    case braidBfloat16:
-      return 2;
-    case braidInt32:
-    case braidUint32:
-    case braidFloat32:
-      return 4;
-    case braidInt64:
-    case braidUint64:
-    case braidFloat64:
-      return 8;
-  }
-  return 0;
-}
-
 const char* dtypeName(braidDataType_t dt) {
   static const char* const kNames[] = {"int8",   "uint8",   "int32",   "uint32",  "int64",
                                        "uint64", "float16", "float32", "float64", "bfloat16"};
@@ -107,7 +87,7 @@ braidResult_t GradSync::registerGrad(void* grad, size_t count, int rawDtype, int
     return fail(braidInvalidArgument,
                 std::string(what) + ": grad is NULL with count " + std::to_string(count));
   }
-  const size_t size = dtypeSize(dtype);
+  const size_t size = dataTypeSize(dtype);
   if (count > SIZE_MAX / size / 2) {
     return fail(braidInvalidArgument,
                 std::string(what) + ": count " + std::to_string(count) + " is too large");
@@ -187,7 +167,7 @@ braidResult_t GradSync::finalize() {
       bk.inPlace = true;
       bk.base = grads_[static_cast<size_t>(members.front())].ptr;
     } else if (bk.count > 0) {
-      const size_t wireBytes = bk.count * dtypeSize(bk.wireDtype);
+      const size_t wireBytes = bk.count * dataTypeSize(bk.wireDtype);
       bk.flat.reset(new uint64_t[(wireBytes + 7) / 8]);
       bk.base = bk.flat.get();
     }
@@ -285,7 +265,7 @@ braidResult_t GradSync::launch(int b) {
   }
   if (!bk.inPlace) {
     auto* flat = reinterpret_cast<unsigned char*>(bk.flat.get());
-    const size_t wsize = dtypeSize(bk.wireDtype);
+    const size_t wsize = dataTypeSize(bk.wireDtype);
     for (int i : bk.grads) {
       const Grad& g = grads_[static_cast<size_t>(i)];
       if (g.count == 0) continue;
@@ -325,7 +305,7 @@ braidResult_t GradSync::finish(int b) {
   }
   if (!bk.inPlace) {
     const auto* flat = reinterpret_cast<const unsigned char*>(bk.flat.get());
-    const size_t wsize = dtypeSize(bk.wireDtype);
+    const size_t wsize = dataTypeSize(bk.wireDtype);
     for (int i : bk.grads) {
       const Grad& g = grads_[static_cast<size_t>(i)];
       if (g.count == 0) continue;
