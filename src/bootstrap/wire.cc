@@ -19,9 +19,11 @@ void putString(uint8_t* p, const std::string& s, size_t cap) {
   std::memset(p, 0, cap);
   std::copy_n(s.data(), std::min(s.size(), cap - 1), reinterpret_cast<char*>(p));
 }
+// At most cap - 1 characters, as putString writes: a field without its NUL is cut there, so
+// what decodes re-encodes to the same bytes.
 std::string getString(const uint8_t* p, size_t cap) {
   size_t n = 0;
-  while (n < cap && p[n] != 0) ++n;
+  while (n + 1 < cap && p[n] != 0) ++n;
   std::string s(reinterpret_cast<const char*>(p), n);
   for (char& c : s) {
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
