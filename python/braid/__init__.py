@@ -168,7 +168,27 @@ class Request:
                 pass
 
 
-class Communicator:
+class _Owned:
+    """A handle to a Braid object: usable in `with`, destroyed when garbage-collected.
+    Subclasses set self._handle and define destroy()."""
+
+    _handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.destroy()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            try:
+                self.destroy()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+class Communicator(_Owned):
     """A Braid communicator.
 
     ``Communicator()`` (or ``from_env=True``) joins the job described by the launcher's
@@ -315,18 +335,6 @@ class Communicator:
         if h is not None:
             _check(_lib.braidCommAbort(h), "braidCommAbort")
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.destroy()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            try:
-                self.destroy()
-            except Exception:  # noqa: BLE001
-                pass
 
     def __repr__(self):
         state = "destroyed" if self._handle is None else f"rank {self.rank} of {self.nranks}"
@@ -344,7 +352,7 @@ def _same(s, r, what):
         raise ValueError(f"{what}: send has {s.count} elements, recv {r.count}")
 
 
-class GradSync:
+class GradSync(_Owned):
     """The gradient synchronizer (braidGradSync*): register gradient buffers once, mark each
     ready as backward produces it, wait() for all to hold the average across ranks.
 
@@ -403,15 +411,3 @@ class GradSync:
 
     close = destroy
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.destroy()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            try:
-                self.destroy()
-            except Exception:  # noqa: BLE001
-                pass
