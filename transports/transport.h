@@ -42,6 +42,10 @@ class Connection {
   virtual Status progress(bool* moved) = 0;
   // Fds (with events) to sleep on while work is pending. Adds nothing when idle.
   virtual void appendPollFds(std::vector<pollfd>* fds) const = 0;
+  // Whether sends or receives are queued.
+  virtual bool pending() const = 0;
+  // Shared-memory connections have no fds: a waiter sleeps on the node's doorbell instead.
+  virtual bool usesSharedMemory() const { return false; }
   // Stops all traffic and releases the OS resources; later progress() fails.
   virtual void close() = 0;
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "algo/memory_ops.h"
+#include "algo/shared_window.h"
 #include "core/status.h"
 #include "transports/transport.h"
 
@@ -35,6 +36,11 @@ class AlgoContext {
   virtual size_t sliceBytes() const = 0;
   virtual char* scratch(int slot) = 0;
   virtual MemoryOps& memory() = 0;
+  // Memory shared by every rank (all on one host), or nullptr.
+  virtual SharedWindow* window() = 0;
+  // Blocks until rank's counter `which` reaches atLeast, under the same rules as waitRecv
+  // (abort, failure notices, timeout naming the rank).
+  virtual Status waitFlag(int rank, int which, uint64_t atLeast) = 0;
 };
 
 // The reductions' trivial cases: nothing to do (count 0), or a single rank, whose result is its

@@ -12,13 +12,18 @@
 
 namespace braid {
 
-enum class AllReduceAlgo { kRing, kDirect, kTree };
+enum class AllReduceAlgo { kRing, kDirect, kTree, kOneShot, kTwoShot };
 
 const char* algoName(AllReduceAlgo algo);
 
-// meshConnected: whether this communicator has a connection to every peer.
-AllReduceAlgo chooseAllReduce(size_t bytes, int nranks, bool meshConnected,
+// meshConnected: whether this communicator has a connection to every peer; sharedWindow:
+// whether every rank shares this host's memory (the node-local oneshot / twoshot algorithms).
+AllReduceAlgo chooseAllReduce(size_t bytes, int nranks, bool meshConnected, bool sharedWindow,
                               const std::string& forced);
+
+// With a shared window: oneshot (every rank reduces everything, one round) up to this many
+// bytes, twoshot (each reduces a slice, then gathers) beyond.
+size_t oneshotMaxBytes(int nranks);
 
 // The double binary tree (algo/tree.h) runs only when BRAID_ALGO=tree forces it: choosing it
 // by default needs the per-link cost model and the cluster measurements of a later change.

@@ -13,6 +13,7 @@
 #include "algo/ring.h"
 #include "algo/tree.h"
 #include "algo/tuner.h"
+#include "algo/window_collectives.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "reduce/reduce.h"
@@ -52,6 +53,19 @@ Status Communicator::init(const CommParams& params) {
 
   byRank_.assign(static_cast<size_t>(nranks_), nullptr);
   if (nranks_ > 1) {
+    // Shared memory between the ranks of each host (collective over all ranks, consistent:
+    // every rank of a host ends with the segment or every one without it).
+    BRAID_RETURN_IF_ERROR(ShmTransport::create(bootstrap_.get(), config_, &shm_));
+    if (shm_) {
+      node_ = shm_->node();
+      window_ = shm_->window();
+      // Busy-wait only where every local rank has a core of its own; oversubscribed ranks
+      // yield at once so the rank they wait for can run.
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      const int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+      spinPause_ = node_->nlocal() <= cpus ? 4000 : 0;
+    }
     transport_ = std::make_unique<SocketTransport>(bootstrap_.get(), config_, abortFd_.get());
     const int nextRank = (rank_ + 1) % nranks_;
     const int prevRank = (rank_ + nranks_ - 1) % nranks_;
@@ -70,8 +84,7 @@ Status Communicator::init(const CommParams& params) {
         if (std::find(peers.begin(), peers.end(), p) == peers.end()) peers.push_back(p);
       }
     }
-    BRAID_RETURN_IF_ERROR(transport_->connect(peers, &conns_));
-    for (auto& c : conns_) byRank_[static_cast<size_t>(c->peer())] = c.get();
+    BRAID_RETURN_IF_ERROR(connectPeers(peers));
     next_ = byRank_[static_cast<size_t>(nextRank)];
     prev_ = byRank_[static_cast<size_t>(prevRank)];
     if (meshConnected_ && nranks_ > 2) {
@@ -81,11 +94,24 @@ Status Communicator::init(const CommParams& params) {
     }
   }
   BRAID_INFO(rank_,
-             "communicator ready: rank %d of %d, ring %d -> %d -> %d, transport %s, %d socket(s) "
-             "per peer and direction, slice %zu bytes, timeout %lld ms",
+             "communicator ready: rank %d of %d, ring %d -> %d -> %d, %d peer(s) over shm, "
+             "%d over sockets (%d per peer and direction)%s, slice %zu bytes, timeout %lld ms",
              rank_, nranks_, (rank_ + nranks_ - 1) % nranks_, rank_, (rank_ + 1) % nranks_,
-             transport_ ? transport_->name() : "none", config_.socketNsocks, sliceBytes_,
+             shm_ ? static_cast<int>(shm_->localRanks().size()) - 1 : 0,
+             static_cast<int>(std::count_if(conns_.begin(), conns_.end(),
+                                            [](const auto& c) { return !c->usesSharedMemory(); })),
+             config_.socketNsocks, window_ != nullptr ? ", shared window" : "", sliceBytes_,
              static_cast<long long>(config_.timeoutMs));
+  return Status::ok();
+}
+
+Status Communicator::connectPeers(const std::vector<int>& peers) {
+  std::vector<int> local;
+  std::vector<int> remote;
+  for (int p : peers) (shm_ && shm_->isLocal(p) ? local : remote).push_back(p);
+  if (!local.empty()) BRAID_RETURN_IF_ERROR(shm_->connect(local, &conns_));
+  if (!remote.empty()) BRAID_RETURN_IF_ERROR(transport_->connect(remote, &conns_));
+  for (auto& c : conns_) byRank_[static_cast<size_t>(c->peer())] = c.get();
   return Status::ok();
 }
 
@@ -116,6 +142,8 @@ void Communicator::abort() {
     ssize_t ignored = write(abortFd_.get(), &one, sizeof(one));
     (void)ignored;
   }
+  // A wait asleep on the shared-memory doorbell (node_ is set once, before any collective).
+  if (!was && node_ != nullptr) node_->wakeSelf();
 }
 
 void Communicator::fail(const Status& status, bool tellOthers) {
@@ -130,12 +158,14 @@ void Communicator::fail(const Status& status, bool tellOthers) {
   for (auto& c : conns_) c->close();
 }
 
-Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
+template <typename Done, typename What>
+Status Communicator::waitUntil(Done done, What what) {
   int64_t lastMove = nowMs();
-  // Spin briefly (non-blocking progress, yielding the core each round) before sleeping in
-  // poll(): a reply that is microseconds away is not worth a sleep and a wake-up, and the yield
-  // lets a peer that shares this core (oversubscribed ranks, a busy trainer) run at once.
-  constexpr int kSpinRounds = 32;
+  // Spin briefly before sleeping: a reply that is microseconds away is not worth a sleep and a
+  // wake-up. Over shared memory with a core per rank, busy-wait first (the reply is a cache
+  // line away); then yield each round, which lets a peer that shares this core (oversubscribed
+  // ranks, a busy trainer) run at once.
+  constexpr int kYieldRounds = 32;
   int spins = 0;
   for (;;) {
     bool moved = false;
@@ -143,14 +173,18 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
       Status s = c->progress(&moved);
       if (!s) return s;
     }
-    if ((send ? conn->sendsDone() : conn->recvsDone()) >= ticket) return Status::ok();
+    if (done()) return Status::ok();
     if (moved) {
       lastMove = nowMs();
       spins = 0;
       continue;
     }
-    if (++spins < kSpinRounds && !aborted_.load(std::memory_order_relaxed)) {
-      sched_yield();
+    if (++spins < spinPause_ + kYieldRounds && !aborted_.load(std::memory_order_relaxed)) {
+      if (spins < spinPause_) {
+        __builtin_ia32_pause();
+      } else {
+        sched_yield();
+      }
       continue;
     }
     spins = 0;
@@ -159,8 +193,7 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
     int64_t left = lastMove + config_.timeoutMs - now;
     if (left <= 0) {
       return timeoutError(std::string("no progress for ") + std::to_string(config_.timeoutMs) +
-                          " ms (BRAID_TIMEOUT_MS) " + (send ? "sending to " : "receiving from ") +
-                          conn->description());
+                          " ms (BRAID_TIMEOUT_MS) " + what());
     }
     // A rank left without a goodbye: while data still moves this collective may complete (its
     // bytes were sent before it exited); once nothing moves for a moment, give up naming it.
@@ -173,12 +206,47 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
     }
     pollfds_.clear();
     for (auto& c : conns_) c->appendPollFds(&pollfds_);
+    const size_t socketFds = pollfds_.size();
+    bool shmWait = false;
+    if (node_ != nullptr) {
+      shmWait = window_ != nullptr;  // (window waits are always on shared memory)
+      for (auto& c : conns_) shmWait = shmWait || (c->usesSharedMemory() && c->pending());
+    }
+    uint32_t doorbell = 0;
+    if (shmWait) {
+      // Announce the sleep, then look once more: a publisher that missed the announcement
+      // published before it, so this look sees its data.
+      doorbell = node_->beginSleep();
+      for (auto& c : conns_) {
+        Status s = c->progress(&moved);
+        if (!s) {
+          node_->endSleep();
+          return s;
+        }
+      }
+      if (moved || done()) {
+        node_->endSleep();
+        continue;
+      }
+      // Sockets pending as well: poll them, waking every millisecond for shared memory.
+      // Otherwise sleep on the doorbell, waking now and then for the bootstrap's notices.
+      left = std::min<int64_t>(left, socketFds > 0 ? 1 : 20);
+    }
     const size_t firstBootstrap = pollfds_.size();
     bootstrap_->appendPollFds(&pollfds_);
     pollfds_.push_back({abortFd_.get(), POLLIN, 0});
+    const bool futexSleep = shmWait && socketFds == 0;
     int rc = ::poll(pollfds_.data(), pollfds_.size(),
-                    static_cast<int>(std::min<int64_t>(left, 1 << 30)));
-    if (rc < 0 && errno != EINTR) return systemError(errnoMessage("poll", errno));
+                    futexSleep ? 0 : static_cast<int>(std::min<int64_t>(left, 1 << 30)));
+    if (rc < 0 && errno != EINTR) {
+      if (shmWait) node_->endSleep();
+      return systemError(errnoMessage("poll", errno));
+    }
+    if (futexSleep && rc == 0) {
+      node_->sleep(doorbell, left);
+    } else if (shmWait) {
+      node_->endSleep();
+    }
     for (size_t i = firstBootstrap; i + 1 < pollfds_.size(); ++i) {
       if (pollfds_[i].revents != 0) {
         Status s = bootstrap_->checkRemote();
@@ -187,6 +255,22 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
       }
     }
   }
+}
+
+Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
+  return waitUntil(
+      [&] { return (send ? conn->sendsDone() : conn->recvsDone()) >= ticket; },
+      [&] { return std::string(send ? "sending to " : "receiving from ") + conn->description(); });
+}
+
+Status Communicator::waitFlag(int rank, int which, uint64_t atLeast) {
+  std::atomic<uint64_t>& f = window_->flag(rank, which);
+  if (f.load(std::memory_order_acquire) >= atLeast) return Status::ok();
+  return waitUntil([&] { return f.load(std::memory_order_acquire) >= atLeast; },
+                   [&] {
+                     return "waiting for rank " + std::to_string(rank) + " (pid " +
+                            std::to_string(node_->pidOf(rank)) + ") over shared memory";
+                   });
 }
 
 namespace {
@@ -308,7 +392,8 @@ Status Communicator::runBlocking(const OpDesc& desc, const std::function<Status(
 Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                   braidDataType_t type, braidRedOp_t op) {
   const size_t bytes = count * dataTypeSize(type);
-  const AllReduceAlgo algo = chooseAllReduce(bytes, nranks_, meshConnected_, config_.algo);
+  const AllReduceAlgo algo =
+      chooseAllReduce(bytes, nranks_, meshConnected_, window_ != nullptr, config_.algo);
   if (logEnabled(LogLevel::kInfo)) {
     // Shapes by power-of-two size class, so a sweep logs a line per size, not per call.
     size_t sizeClass = 0;
@@ -323,6 +408,10 @@ Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t c
     return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
   if (algo == AllReduceAlgo::kTree)
     return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (algo == AllReduceAlgo::kOneShot)
+    return oneshotAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (algo == AllReduceAlgo::kTwoShot)
+    return twoshotAllReduce(*this, sendbuff, recvbuff, count, type, op);
   return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
 }
 

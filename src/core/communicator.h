@@ -26,6 +26,7 @@
 #include "core/config.h"
 #include "core/fd.h"
 #include "core/request.h"
+#include "transports/shm/shm_transport.h"
 #include "transports/transport.h"
 
 namespace braid {
@@ -102,8 +103,16 @@ class Communicator : private AlgoContext {
     return scratch_.get() + static_cast<size_t>(slot) * sliceBytes_;
   }
   MemoryOps& memory() override { return memory_; }
+  SharedWindow* window() override { return window_; }
+  Status waitFlag(int rank, int which, uint64_t atLeast) override;
 
+  Status connectPeers(const std::vector<int>& peers);
   Status waitTicket(Connection* conn, bool send, uint64_t ticket);
+  // The wait loop behind every blocking wait: drives all connections until done() holds,
+  // spinning briefly, then yielding, then sleeping (poll on sockets, the futex doorbell on
+  // shared memory). what() describes the wait for the timeout message.
+  template <typename Done, typename What>
+  Status waitUntil(Done done, What what);
   // Runs one collective with the communicator's state checks and failure handling.
   Status execute(const OpDesc& desc, const std::function<Status()>& body);
   Status runAllReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
@@ -120,7 +129,11 @@ class Communicator : private AlgoContext {
   Fd abortFd_;  // eventfd, readable once aborted
   std::atomic<bool> aborted_{false};
   std::unique_ptr<Bootstrap> bootstrap_;
-  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Transport> transport_;  // sockets
+  std::unique_ptr<ShmTransport> shm_;     // ranks on this host, when shared memory works
+  ShmNode* node_ = nullptr;
+  SharedWindow* window_ = nullptr;  // when every rank is on this host
+  int spinPause_ = 0;               // busy-wait rounds before yielding (shm only)
   std::vector<std::unique_ptr<Connection>> conns_;
   Connection* next_ = nullptr;
   Connection* prev_ = nullptr;

@@ -100,12 +100,26 @@ Status Config::fromEnv(Config* out) {
   if (v != 0 && v != 4 && v != 6) return invalidArgument("BRAID_SOCKET_FAMILY must be 4 or 6");
   c.socketFamily = static_cast<int>(v);
   if (getEnv("BRAID_TRANSPORT", &c.transport)) {
-    if (strcasecmp(c.transport.c_str(), "socket") != 0 &&
-        strcasecmp(c.transport.c_str(), "tcp") != 0) {
+    if (strcasecmp(c.transport.c_str(), "shm") == 0) {
+      c.transport = "shm";
+    } else if (strcasecmp(c.transport.c_str(), "socket") == 0 ||
+               strcasecmp(c.transport.c_str(), "tcp") == 0) {
+      c.transport = "socket";
+    } else {
       return invalidArgument("BRAID_TRANSPORT=" + c.transport +
-                             " is not available (this build has: socket)");
+                             " is not available (this build has: socket, shm)");
     }
-    c.transport = "socket";
+  }
+  for (auto [name, field] :
+       {std::pair<const char*, size_t*>{"BRAID_SHM_WINDOW_BYTES", &c.shmWindowBytes},
+        {"BRAID_SHM_FIFO_BYTES", &c.shmFifoBytes}}) {
+    if (!getEnv(name, &text)) continue;
+    Status s = parseSize(text, field);
+    if (!s) return s.withContext(std::string(name) + ": ");
+    if (*field < 64 * 1024 || *field > (size_t{1} << 30) || *field % 4096 != 0) {
+      return invalidArgument(std::string(name) + "=" + text +
+                             " must be a multiple of 4K between 64K and 1G");
+    }
   }
   if (getEnv("BRAID_ALGO", &c.algo)) {
     if (strcasecmp(c.algo.c_str(), "ring") == 0) {
@@ -114,9 +128,14 @@ Status Config::fromEnv(Config* out) {
       c.algo = "direct";
     } else if (strcasecmp(c.algo.c_str(), "tree") == 0) {
       c.algo = "tree";
+    } else if (strcasecmp(c.algo.c_str(), "oneshot") == 0) {
+      c.algo = "oneshot";
+    } else if (strcasecmp(c.algo.c_str(), "twoshot") == 0) {
+      c.algo = "twoshot";
     } else {
-      return invalidArgument("BRAID_ALGO=" + c.algo +
-                             " is not available (this build has: ring, direct, tree)");
+      return invalidArgument(
+          "BRAID_ALGO=" + c.algo +
+          " is not available (this build has: ring, direct, tree, oneshot, twoshot)");
     }
   }
   *out = c;

@@ -29,10 +29,14 @@ struct Config {
   // dtype, op, root) out of band; a mismatch is braidInvalidUsage on every rank instead of
   // corrupt data or a hang. Costs one out-of-band round trip through rank 0 per collective.
   bool checkCollectives = false;
-  // Forced transport ("socket") or empty for automatic.
+  // Forced transport ("socket", "shm") or empty for automatic (shm between ranks of a host).
   std::string transport;
-  // Forced AllReduce algorithm ("ring", "direct", "tree") or empty for the tuner's choice.
+  // Forced AllReduce algorithm ("ring", "direct", "tree", "oneshot", "twoshot") or empty for
+  // the tuner's choice.
   std::string algo;
+  // Shared memory: each rank's window for the node-local algorithms, and each FIFO.
+  size_t shmWindowBytes = size_t{4} << 20;
+  size_t shmFifoBytes = size_t{256} << 10;
 
   // Applies BRAID_* variables on top of the defaults; a malformed value is an error naming it.
   static Status fromEnv(Config* out);

@@ -91,6 +91,15 @@ class SocketConnection : public Connection {
     }
   }
 
+  bool pending() const override {
+    for (const Direction* d : {&send_, &recv_}) {
+      for (const Sock& s : d->socks) {
+        if (!s.queue.empty()) return true;
+      }
+    }
+    return false;
+  }
+
   void close() override {
     for (Direction* d : {&send_, &recv_}) {
       for (Sock& s : d->socks) {

@@ -1,0 +1,37 @@
+// Memory that every rank of a communicator maps (they share one host): what the node-local
+// algorithms (algo/window_collectives.h) work through. The algorithm layer sees only this
+// interface, never how the memory was mapped or how a sleeping rank is woken.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace braid {
+
+class SharedWindow {
+ public:
+  // Counters per rank (monotonically increasing; only their owner writes them).
+  static constexpr int kFlags = 4;
+
+  virtual ~SharedWindow() = default;
+  // Rank `rank`'s data area: bytes() bytes, 128-byte aligned, written by its owner, read by all.
+  virtual char* data(int rank) = 0;
+  virtual size_t bytes() const = 0;
+  virtual std::atomic<uint64_t>& flag(int rank, int which) = 0;
+  // Stores value into this rank's counter `which` (release) and wakes ranks waiting on it.
+  virtual void post(int which, uint64_t value) = 0;
+
+  // Reserves n steps for a collective and returns the first one's number. Every rank runs the
+  // same sequence of collectives, so every rank computes the same step numbers.
+  uint64_t reserveSteps(uint64_t n) {
+    const uint64_t first = steps_ + 1;
+    steps_ += n;
+    return first;
+  }
+
+ private:
+  uint64_t steps_ = 0;
+};
+
+}  // namespace braid

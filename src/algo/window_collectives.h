@@ -1,0 +1,40 @@
+// Node-local collectives over a SharedWindow (every rank on one host, memory shared).
+//
+// Each rank's window is cut into kStages stages of two slots (input, result) of stageBytes().
+// A collective walks its buffer in stage-sized chunks, a chunk per step, round-robin over the
+// stages, so up to kStages chunks are in flight and the slots stay in the cache: DRAM sees each
+// rank read its input once and write its output once, which is what a single-copy scheme costs
+// too, without the page pinning of CMA or any ptrace permission.
+//
+// Counters (SharedWindow flags), all holding step numbers:
+//   kStaged  this rank's input for the step is in its input slot;
+//   kReduced this rank's slice of the step's result is in its result slot;
+//   kDone    this rank has read everything it needs from everyone's slots for the step.
+// A rank writes a stage for step t only when every rank's kDone has reached t - kStages.
+//
+// oneshot (latency): every rank stages its whole input, then every rank folds all inputs in
+//   rank order. One synchronization round; every rank reduces everything.
+// twoshot (bandwidth): every rank stages the slices the others own, reduces its own slice from
+//   everyone's input (in rank order) into its result slot, then copies the others' results.
+// Either way every element is folded in the same order by the same kernels: every rank ends
+// with bitwise identical results.
+#pragma once
+
+#include <cstddef>
+
+#include "algo/algo_context.h"
+#include "braid/braid.h"
+
+namespace braid {
+
+constexpr int kWindowStages = 4;
+
+// Bytes per stage slot in a window of windowBytes (two slots per stage).
+size_t windowStageBytes(size_t windowBytes);
+
+Status oneshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
+                        braidDataType_t type, braidRedOp_t op);
+Status twoshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
+                        braidDataType_t type, braidRedOp_t op);
+
+}  // namespace braid
