@@ -63,7 +63,8 @@ class Transport {
   virtual ~Transport() = default;
   virtual const char* name() const = 0;
   // Establishes one connection with each rank in peers. Every rank of a pair must list the
-  // other (the call is collective among the ranks involved). out[i] connects to peers[i].
+  // other (the call is collective among the ranks involved). Appends one connection per peer,
+  // in the order of peers.
   virtual Status connect(const std::vector<int>& peers,
                          std::vector<std::unique_ptr<Connection>>* out) = 0;
 };

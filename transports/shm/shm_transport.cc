@@ -28,7 +28,7 @@ size_t roundUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
 struct Header {
   std::atomic<uint64_t> magic;
   uint32_t nlocal;
-  uint32_t pad;
+  std::atomic<uint32_t> attached;  // the rank that attaches last unlinks the name
   uint64_t windowBytes;
   uint64_t fifoBytes;
 };
@@ -287,7 +287,13 @@ void ShmNode::initialize(char* base, int nlocal, size_t windowBytes, size_t fifo
   h->nlocal = static_cast<uint32_t>(nlocal);
   h->windowBytes = windowBytes;
   h->fifoBytes = fifoBytes;
+  h->attached.store(1, std::memory_order_relaxed);  // the creator
   h->magic.store(kMagic, std::memory_order_release);
+}
+
+bool ShmNode::attachedByAll(char* base, int nlocal) {
+  auto* h = reinterpret_cast<Header*>(base);
+  return h->attached.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<uint32_t>(nlocal);
 }
 
 bool ShmNode::validate(const char* base, int nlocal, size_t windowBytes, size_t fifoBytes) {
@@ -474,6 +480,9 @@ Status ShmTransport::create(Bootstrap* bootstrap, const Config& config,
       why = systemError("shared-memory segment " + name + " does not match this communicator");
     }
     ok = why ? 1 : 0;
+    // The last rank to attach removes the name at once (before anyone's init returns); the
+    // leader removes it below in any case, for when some rank never attached.
+    if (why && ShmNode::attachedByAll(mapping.base, nlocal)) shm_unlink(name.c_str());
   }
   Status exchanged = bootstrap->allgather(&ok, 1, &all);
   mapping.unlinkNow();

@@ -85,6 +85,8 @@ class ShmNode : public SharedWindow {
   // Lays out a fresh segment (the creator does this before anyone attaches).
   static void initialize(char* base, int nlocal, size_t windowBytes, size_t fifoBytes);
   static bool validate(const char* base, int nlocal, size_t windowBytes, size_t fifoBytes);
+  // Counts an attach; true for the one that completes the host's set.
+  static bool attachedByAll(char* base, int nlocal);
 
   int nlocal() const { return static_cast<int>(local_.size()); }
   int myIndex() const { return me_; }

@@ -296,7 +296,6 @@ Status SocketTransport::connect(const std::vector<int>& peers,
       ++i;
     }
   }
-  out->clear();
   for (int peer : peers) {
     std::string desc = bootstrap_->describe(peer) + " over TCP";
     std::vector<Fd>& all = socks[peer];
