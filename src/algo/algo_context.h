@@ -41,6 +41,8 @@ class AlgoContext {
   // Blocks until rank's counter `which` reaches atLeast, under the same rules as waitRecv
   // (abort, failure notices, timeout naming the rank).
   virtual Status waitFlag(int rank, int which, uint64_t atLeast) = 0;
+  // Blocks until the high half of `word` (in rank's window) equals tag, same rules.
+  virtual Status waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) = 0;
 };
 
 // The reductions' trivial cases: nothing to do (count 0), or a single rank, whose result is its

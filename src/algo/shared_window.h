@@ -22,6 +22,10 @@ class SharedWindow {
   // Stores value into this rank's counter `which` (release) and wakes ranks waiting on it.
   virtual void post(int which, uint64_t value) = 0;
 
+  // Wakes ranks asleep waiting on this rank's window (after writing tagged words; post()
+  // does it for counters).
+  virtual void notify() = 0;
+
   // Reserves n steps for a collective and returns the first one's number. Every rank runs the
   // same sequence of collectives, so every rank computes the same step numbers.
   uint64_t reserveSteps(uint64_t n) {
@@ -29,9 +33,15 @@ class SharedWindow {
     steps_ += n;
     return first;
   }
+  // The tag of the next low-latency (tagged-word) collective: never 0, which fresh memory holds.
+  uint32_t nextTag() {
+    tag_ = tag_ == 0xffffffffu ? 1 : tag_ + 1;
+    return tag_;
+  }
 
  private:
   uint64_t steps_ = 0;
+  uint32_t tag_ = 0;
 };
 
 }  // namespace braid

@@ -1,6 +1,8 @@
 #include "algo/window_collectives.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <vector>
 
 #include "reduce/reduce.h"
@@ -16,10 +18,18 @@ struct Stage {
   char* res;
 };
 
+// Window layout: the tagged-word area (two parities), then the stages.
+constexpr size_t kTaggedAreaBytes = 2 * 2 * kTaggedMaxBytes;
+
 Stage stageOf(SharedWindow& w, int rank, uint64_t step) {
   const size_t bytes = windowStageBytes(w.bytes());
-  char* base = w.data(rank) + static_cast<size_t>(step % kWindowStages) * 2 * bytes;
+  char* base =
+      w.data(rank) + kTaggedAreaBytes + static_cast<size_t>(step % kWindowStages) * 2 * bytes;
   return {base, base + bytes};
+}
+
+std::atomic<uint64_t>* taggedWords(SharedWindow& w, int rank, uint32_t tag) {
+  return reinterpret_cast<std::atomic<uint64_t>*>(w.data(rank) + (tag & 1) * 2 * kTaggedMaxBytes);
 }
 
 // Before writing step t's stage: every rank has finished with the step that used it last.
@@ -59,10 +69,61 @@ class Sources {
   std::vector<const char*> heap_;
 };
 
+// Small messages as tagged words: each 8-byte word carries 4 bytes of data and the operation's
+// tag, written with one atomic store, so a reader polls the data itself and the message costs
+// one cache-line transfer instead of a flag and then the data. A rank reuses a parity's words
+// two operations later, by when every peer has read them: a peer wrote its own words of the
+// operation in between only after it finished reading ours.
+Status taggedAllReduce(AlgoContext& ctx, const char* in, char* out, size_t count, size_t es,
+                       braidDataType_t type, braidRedOp_t op) {
+  SharedWindow* w = ctx.window();
+  const int n = ctx.nranks();
+  const int me = ctx.rank();
+  const size_t bytes = count * es;
+  const size_t words = (bytes + 3) / 4;
+  const uint32_t tag = w->nextTag();
+  const uint64_t high = static_cast<uint64_t>(tag) << 32;
+  std::atomic<uint64_t>* mine = taggedWords(*w, me, tag);
+  for (size_t i = 0; i < words; ++i) {
+    uint32_t d = 0;
+    std::memcpy(&d, in + 4 * i, std::min<size_t>(4, bytes - 4 * i));
+    mine[i].store(high | d, std::memory_order_relaxed);
+  }
+  w->notify();
+  char* tmp = ctx.scratch(0);
+  Sources sources(n);
+  const char** srcs = sources.data();
+  for (int p = 0; p < n; ++p) {
+    char* dst = tmp + static_cast<size_t>(p) * kTaggedMaxBytes;
+    srcs[p] = dst;
+    if (p == me) {
+      // In place, the fold overwrites our input before reading it when we are not rank 0.
+      if (in == out && me != 0) {
+        ctx.memory().copy(dst, in, bytes);
+      } else {
+        srcs[p] = in;
+      }
+      continue;
+    }
+    std::atomic<uint64_t>* theirs = taggedWords(*w, p, tag);
+    for (size_t i = 0; i < words; ++i) {
+      uint64_t v = theirs[i].load(std::memory_order_acquire);
+      if ((v >> 32) != tag) {
+        BRAID_RETURN_IF_ERROR(ctx.waitTagged(p, theirs[i], tag));
+        v = theirs[i].load(std::memory_order_acquire);
+      }
+      const auto d = static_cast<uint32_t>(v);
+      std::memcpy(dst + 4 * i, &d, std::min<size_t>(4, bytes - 4 * i));
+    }
+  }
+  fold(ctx.memory(), out, srcs, n, count, type, op);
+  return Status::ok();
+}
+
 }  // namespace
 
 size_t windowStageBytes(size_t windowBytes) {
-  return windowBytes / (2 * kWindowStages) / 128 * 128;
+  return (windowBytes - kTaggedAreaBytes) / (2 * kWindowStages) / 128 * 128;
 }
 
 Status oneshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
@@ -71,6 +132,10 @@ Status oneshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, 
   const char* in = static_cast<const char*>(sendbuff);
   char* out = static_cast<char*>(recvbuff);
   if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
+  if (count * es <= kTaggedMaxBytes &&
+      static_cast<size_t>(ctx.nranks()) * kTaggedMaxBytes <= ctx.sliceBytes()) {
+    return taggedAllReduce(ctx, in, out, count, es, type, op);
+  }
   SharedWindow* w = ctx.window();
   const int n = ctx.nranks();
   const int me = ctx.rank();

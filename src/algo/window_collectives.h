@@ -13,7 +13,10 @@
 // A rank writes a stage for step t only when every rank's kDone has reached t - kStages.
 //
 // oneshot (latency): every rank stages its whole input, then every rank folds all inputs in
-//   rank order. One synchronization round; every rank reduces everything.
+//   rank order. One synchronization round; every rank reduces everything. Up to
+//   kTaggedMaxBytes the input travels as tagged words (4 bytes of data and a 4-byte operation
+//   tag per 8-byte store) in their own area at the window's start: a reader polls the data
+//   itself, no counter, so the whole operation costs about one cache-line transfer.
 // twoshot (bandwidth): every rank stages the slices the others own, reduces its own slice from
 //   everyone's input (in rank order) into its result slot, then copies the others' results.
 // Either way every element is folded in the same order by the same kernels: every rank ends
@@ -28,6 +31,8 @@
 namespace braid {
 
 constexpr int kWindowStages = 4;
+// oneshot sends messages up to this size as tagged words (data and tag in one 8-byte store).
+constexpr size_t kTaggedMaxBytes = 2048;
 
 // Bytes per stage slot in a window of windowBytes (two slots per stage).
 size_t windowStageBytes(size_t windowBytes);

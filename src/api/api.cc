@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <thread>
 
 #include "bootstrap/env_init.h"
 #include "bootstrap/wire.h"
@@ -41,10 +43,10 @@ struct ErrorState {
 struct braidComm {
   std::unique_ptr<braid::Communicator> impl;
   std::shared_ptr<braid::ErrorState> error = std::make_shared<braid::ErrorState>();
-  // Calls in flight, so braidCommAbort from another thread frees nothing in use.
-  std::mutex callMu;
-  std::condition_variable callCv;
-  int activeCalls = 0;
+  // Calls in flight, so braidCommAbort from another thread frees nothing in use. An atomic,
+  // not a mutex: every call pays for this guard, and a call never touches the communicator
+  // after its decrement (abort polls for zero, then frees).
+  std::atomic<int> activeCalls{0};
 };
 
 struct braidRequest {
@@ -72,16 +74,11 @@ braidResult_t record(braidComm* comm, const Status& s) {
 class CallGuard {
  public:
   explicit CallGuard(braidComm* comm) : comm_(comm) {
-    std::lock_guard<std::mutex> lock(comm_->callMu);
-    ++comm_->activeCalls;
+    comm_->activeCalls.fetch_add(1, std::memory_order_acq_rel);
   }
-  ~CallGuard() {
-    // Notify while holding the lock: braidCommAbort frees the communicator as soon as it sees
-    // no active call, so this guard must not touch it after releasing the mutex.
-    std::lock_guard<std::mutex> lock(comm_->callMu);
-    --comm_->activeCalls;
-    comm_->callCv.notify_all();
-  }
+  // braidCommAbort frees the communicator as soon as it sees no active call: nothing here may
+  // touch it after the decrement.
+  ~CallGuard() { comm_->activeCalls.fetch_sub(1, std::memory_order_acq_rel); }
   CallGuard(const CallGuard&) = delete;
   CallGuard& operator=(const CallGuard&) = delete;
 
@@ -317,9 +314,9 @@ BRAID_API braidResult_t braidCommAbort(braidComm_t comm) {
   if (comm == nullptr) return noComm(invalidArgument("braidCommAbort: comm is NULL"));
   return guarded(nullptr, [&]() -> braidResult_t {
     comm->impl->abort();
-    {
-      std::unique_lock<std::mutex> lock(comm->callMu);
-      comm->callCv.wait(lock, [&] { return comm->activeCalls == 0; });
+    // Calls in flight fail fast once aborted; wait for them to leave.
+    while (comm->activeCalls.load(std::memory_order_acquire) != 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     delete comm;
     return braidSuccess;

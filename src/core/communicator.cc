@@ -131,6 +131,7 @@ Communicator::~Communicator() {
 }
 
 Status Communicator::health() const {
+  if (!hasFailed_.load(std::memory_order_acquire)) return Status::ok();
   std::lock_guard<std::mutex> lock(stateMu_);
   return failed_;
 }
@@ -151,6 +152,7 @@ void Communicator::fail(const Status& status, bool tellOthers) {
     std::lock_guard<std::mutex> lock(stateMu_);
     if (!failed_.isOk()) return;
     failed_ = status;
+    hasFailed_.store(true, std::memory_order_release);
   }
   BRAID_WARN(rank_, "%s", status.message().c_str());
   if (tellOthers && bootstrap_) bootstrap_->notifyFailure(status.message());
@@ -263,6 +265,14 @@ Status Communicator::waitTicket(Connection* conn, bool send, uint64_t ticket) {
       [&] { return std::string(send ? "sending to " : "receiving from ") + conn->description(); });
 }
 
+Status Communicator::waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) {
+  return waitUntil([&] { return (word.load(std::memory_order_acquire) >> 32) == tag; },
+                   [&] {
+                     return "waiting for rank " + std::to_string(rank) + " (pid " +
+                            std::to_string(node_->pidOf(rank)) + ") over shared memory";
+                   });
+}
+
 Status Communicator::waitFlag(int rank, int which, uint64_t atLeast) {
   std::atomic<uint64_t>& f = window_->flag(rank, which);
   if (f.load(std::memory_order_acquire) >= atLeast) return Status::ok();
@@ -334,9 +344,8 @@ Status Communicator::checkAgreement(const OpDesc& desc) {
                       describeOp(desc) + diffs);
 }
 
-Status Communicator::execute(const OpDesc& desc, const std::function<Status()>& body) {
-  Status h = health();
-  if (!h.isOk()) return h;
+Status Communicator::execute(const OpDesc& desc, FunctionRef<Status()> body) {
+  if (hasFailed_.load(std::memory_order_acquire)) return health();
   if (aborted_.load()) {
     Status s = remoteError("rank " + std::to_string(rank_) + ": the communicator was aborted");
     fail(s, false);
@@ -345,7 +354,11 @@ Status Communicator::execute(const OpDesc& desc, const std::function<Status()>& 
   if (nranks_ > 1) {
     // Only reported failures stop an operation from starting; a rank that left without a
     // goodbye fails an operation only when that operation stops moving (see waitTicket).
-    Status remote = bootstrap_->checkRemote();
+    Status remote;
+    if (++sinceRemoteCheck_ >= kRemoteCheckEvery || config_.checkCollectives) {
+      sinceRemoteCheck_ = 0;
+      remote = bootstrap_->checkRemote();
+    }
     if (!remote) {
       Status s =
           remote.withContext("rank " + std::to_string(rank_) + ": " + desc.name + " not started: ");
@@ -380,8 +393,8 @@ Status Communicator::execute(const OpDesc& desc, const std::function<Status()>& 
   return s;
 }
 
-Status Communicator::runBlocking(const OpDesc& desc, const std::function<Status()>& body) {
-  {
+Status Communicator::runBlocking(const OpDesc& desc, FunctionRef<Status()> body) {
+  if (outstanding_.load(std::memory_order_acquire) != 0) {
     std::unique_lock<std::mutex> lock(queueMu_);
     queueCv_.wait(lock, [&] { return outstanding_ == 0; });
   }

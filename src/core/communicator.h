@@ -25,6 +25,7 @@
 #include "bootstrap/bootstrap.h"
 #include "core/config.h"
 #include "core/fd.h"
+#include "core/function_ref.h"
 #include "core/request.h"
 #include "transports/shm/shm_transport.h"
 #include "transports/transport.h"
@@ -105,6 +106,7 @@ class Communicator : private AlgoContext {
   MemoryOps& memory() override { return memory_; }
   SharedWindow* window() override { return window_; }
   Status waitFlag(int rank, int which, uint64_t atLeast) override;
+  Status waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) override;
 
   Status connectPeers(const std::vector<int>& peers);
   Status waitTicket(Connection* conn, bool send, uint64_t ticket);
@@ -114,10 +116,10 @@ class Communicator : private AlgoContext {
   template <typename Done, typename What>
   Status waitUntil(Done done, What what);
   // Runs one collective with the communicator's state checks and failure handling.
-  Status execute(const OpDesc& desc, const std::function<Status()>& body);
+  Status execute(const OpDesc& desc, FunctionRef<Status()> body);
   Status runAllReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
                       braidRedOp_t op);
-  Status runBlocking(const OpDesc& desc, const std::function<Status()>& body);
+  Status runBlocking(const OpDesc& desc, FunctionRef<Status()> body);
   // BRAID_CHECK: every rank's OpDesc for this call, compared out of band.
   Status checkAgreement(const OpDesc& desc);
   void fail(const Status& status, bool tellOthers);
@@ -150,13 +152,19 @@ class Communicator : private AlgoContext {
 
   mutable std::mutex stateMu_;
   Status failed_;
+  std::atomic<bool> hasFailed_{false};  // failed_ is set (read without the lock)
+  // Collectives since the bootstrap was last read for failure notices: reading it costs a
+  // system call per link, so a collective reads it only every kRemoteCheckEvery calls (waits
+  // that stall read it anyway).
+  int sinceRemoteCheck_ = 0;
+  static constexpr int kRemoteCheckEvery = 64;
 
   std::mutex execMu_;  // one operation at a time on the connections
 
   std::mutex queueMu_;
   std::condition_variable queueCv_;
   std::deque<std::shared_ptr<Request>> queue_;
-  size_t outstanding_ = 0;  // queued or running async operations
+  std::atomic<size_t> outstanding_{0};  // queued or running async operations (under queueMu_)
   bool stopping_ = false;
   std::thread progressThread_;
 };

@@ -330,6 +330,11 @@ void ShmNode::post(int which, uint64_t value) {
   wakeAllSleeping();
 }
 
+void ShmNode::notify() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  wakeAllSleeping();
+}
+
 ShmNode::Fifo* ShmNode::fifo(int from, int to) {
   const Layout l = layoutFor(nlocal(), windowBytes_, fifoBytes_);
   const size_t i = static_cast<size_t>(from) * local_.size() + static_cast<size_t>(to);

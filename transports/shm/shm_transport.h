@@ -99,6 +99,7 @@ class ShmNode : public SharedWindow {
   size_t bytes() const override { return windowBytes_; }
   std::atomic<uint64_t>& flag(int index, int which) override;
   void post(int which, uint64_t value) override;
+  void notify() override;
 
   // Sleeping: beginSleep() returns the doorbell value to wait on; the caller re-checks its
   // condition, then sleep(value) (or endSleep() if the condition came true).
