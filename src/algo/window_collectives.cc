@@ -174,6 +174,16 @@ Status twoshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, 
   const size_t chunk = std::max<size_t>(1, windowStageBytes(w->bytes()) / es);
   const size_t nchunks = (count + chunk - 1) / chunk;
   const uint64_t first = w->reserveSteps(nchunks);
+  // Large results go to memory around the caches (the slots stay cached); small ones stay in
+  // the cache, where the caller will read them.
+  const bool stream = count * es >= kStreamingMinBytes;
+  auto copyOut = [&](char* dst, const char* from, size_t bytes) {
+    if (stream) {
+      mem.copyStreaming(dst, from, bytes);
+    } else {
+      mem.copy(dst, from, bytes);
+    }
+  };
   // Slices in whole 64-byte units where possible, so the kernels see aligned vectors.
   const size_t unit = std::max<size_t>(1, 64 / es);
   Sources sources(n);
@@ -205,7 +215,7 @@ Status twoshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, 
       }
       char* res = mine.res + off(me) * es;
       fold(mem, res, srcs, n, len(me), type, op);
-      mem.copy(out + (base + off(me)) * es, res, len(me) * es);
+      copyOut(out + (base + off(me)) * es, res, len(me) * es);
     }
     w->post(kReduced, step);
     for (int p = 0; p < n; ++p) {

@@ -79,8 +79,9 @@ TEST(Shm, DefaultOnOneHostAndUnlinkedOnceUp) {
           BT_CHECK(ctx, MapsBraidSegment()) << "ranks on one host do not share a segment";
           BT_CHECK(ctx, MapsDeletedBraidSegmentOnly())
               << "the segment is still linked in /dev/shm after init";
+          // (Up to 20 MiB of floats: large results are written with streaming stores.)
           for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1021}, size_t{65537},
-                               size_t{1} << 20, (size_t{3} << 20) + 11}) {
+                               size_t{1} << 20, (size_t{3} << 20) + 11, (size_t{5} << 20) + 3}) {
             for (bool in_place : {false, true}) {
               CollCase c;
               c.count = count;
