@@ -408,11 +408,16 @@ Status ShmTransport::connect(const std::vector<int>& peers,
                            std::to_string(rank_) + " to rank " + std::to_string(p) +
                            ", which is not on this host");
     }
-    out->push_back(std::make_unique<ShmConnection>(
-        node_.get(), idx, p,
-        "rank " + std::to_string(p) + " (pid " + std::to_string(node_->pidOf(idx)) + ") over shm"));
+    out->push_back(makeConnection(node_.get(), idx));
   }
   return Status::ok();
+}
+
+std::unique_ptr<Connection> ShmTransport::makeConnection(ShmNode* node, int peerIndex) {
+  const int peerRank = node->rankOf(peerIndex);
+  return std::make_unique<ShmConnection>(node, peerIndex, peerRank,
+                                         "rank " + std::to_string(peerRank) + " (pid " +
+                                             std::to_string(node->pidOf(peerIndex)) + ") over shm");
 }
 
 Status ShmTransport::create(Bootstrap* bootstrap, const Config& config,

@@ -56,6 +56,9 @@ class ShmTransport : public Transport {
                        std::unique_ptr<ShmTransport>* out);
 
   ~ShmTransport() override;
+  // A FIFO connection from node's rank to its local rank peerIndex (unit tests build nodes
+  // over memory of their own).
+  static std::unique_ptr<Connection> makeConnection(ShmNode* node, int peerIndex);
   ShmNode* node() { return node_.get(); }
   // The window shared by all ranks, when every rank of the communicator is on this host.
   SharedWindow* window();
