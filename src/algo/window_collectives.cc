@@ -161,15 +161,16 @@ Status oneshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, 
   return Status::ok();
 }
 
-Status twoshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                        braidDataType_t type, braidRedOp_t op) {
+namespace {
+
+// twoshot with every rank receiving the result (root < 0), or only root (Reduce).
+Status twoshot(AlgoContext& ctx, const char* in, char* out, size_t count, braidDataType_t type,
+               braidRedOp_t op, int root) {
   const size_t es = dataTypeSize(type);
-  const char* in = static_cast<const char*>(sendbuff);
-  char* out = static_cast<char*>(recvbuff);
-  if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
   SharedWindow* w = ctx.window();
   const int n = ctx.nranks();
   const int me = ctx.rank();
+  const bool receives = root < 0 || root == me;
   MemoryOps& mem = ctx.memory();
   const size_t chunk = std::max<size_t>(1, windowStageBytes(w->bytes()) / es);
   const size_t nchunks = (count + chunk - 1) / chunk;
@@ -215,14 +216,145 @@ Status twoshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, 
       }
       char* res = mine.res + off(me) * es;
       fold(mem, res, srcs, n, len(me), type, op);
-      copyOut(out + (base + off(me)) * es, res, len(me) * es);
+      if (receives) copyOut(out + (base + off(me)) * es, res, len(me) * es);
     }
     w->post(kReduced, step);
-    for (int p = 0; p < n; ++p) {
+    for (int p = 0; p < n && receives; ++p) {
       if (p == me) continue;
       BRAID_RETURN_IF_ERROR(ctx.waitFlag(p, kReduced, step));
       if (len(p) > 0) {
-        mem.copy(out + (base + off(p)) * es, stageOf(*w, p, step).res + off(p) * es, len(p) * es);
+        copyOut(out + (base + off(p)) * es, stageOf(*w, p, step).res + off(p) * es, len(p) * es);
+      }
+    }
+    w->post(kDone, step);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status twoshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
+                        braidDataType_t type, braidRedOp_t op) {
+  const char* in = static_cast<const char*>(sendbuff);
+  char* out = static_cast<char*>(recvbuff);
+  if (reducedLocally(ctx, in, out, count, dataTypeSize(type), type, op)) return Status::ok();
+  return twoshot(ctx, in, out, count, type, op, -1);
+}
+
+Status windowReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
+                    braidDataType_t type, braidRedOp_t op, int root) {
+  const char* in = static_cast<const char*>(sendbuff);
+  char* out = static_cast<char*>(recvbuff);
+  if (count == 0) return Status::ok();
+  return twoshot(ctx, in, out, count, type, op, root);
+}
+
+Status windowReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t recvcount,
+                           braidDataType_t type, braidRedOp_t op) {
+  const size_t es = dataTypeSize(type);
+  const char* in = static_cast<const char*>(sendbuff);
+  char* out = static_cast<char*>(recvbuff);
+  if (recvcount == 0) return Status::ok();
+  SharedWindow* w = ctx.window();
+  const int n = ctx.nranks();
+  const int me = ctx.rank();
+  MemoryOps& mem = ctx.memory();
+  // A step stages a piece of every rank's block: n pieces per input slot.
+  const size_t piece =
+      std::max<size_t>(1, windowStageBytes(w->bytes()) / static_cast<size_t>(n) / es);
+  const size_t nsteps = (recvcount + piece - 1) / piece;
+  const uint64_t first = w->reserveSteps(nsteps);
+  Sources sources(n);
+  const char** srcs = sources.data();
+  for (size_t k = 0; k < nsteps; ++k) {
+    const uint64_t step = first + k;
+    const size_t base = k * piece;
+    const size_t m = std::min(piece, recvcount - base);
+    BRAID_RETURN_IF_ERROR(waitStageFree(ctx, step));
+    // Every block's piece, our own too: in place, our output is our own block of the input,
+    // so the fold must read a copy of it.
+    char* slot = stageOf(*w, me, step).in;
+    for (int b = 0; b < n; ++b) {
+      mem.copy(slot + static_cast<size_t>(b) * m * es,
+               in + (static_cast<size_t>(b) * recvcount + base) * es, m * es);
+    }
+    w->post(kStaged, step);
+    BRAID_RETURN_IF_ERROR(waitAll(ctx, kStaged, step));
+    for (int p = 0; p < n; ++p) {
+      srcs[p] = stageOf(*w, p, step).in + static_cast<size_t>(me) * m * es;
+    }
+    fold(mem, out + base * es, srcs, n, m, type, op);
+    w->post(kDone, step);
+  }
+  return Status::ok();
+}
+
+Status windowAllGather(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t sendcount,
+                       braidDataType_t type) {
+  const size_t es = dataTypeSize(type);
+  const char* in = static_cast<const char*>(sendbuff);
+  char* out = static_cast<char*>(recvbuff);
+  if (sendcount == 0) return Status::ok();
+  SharedWindow* w = ctx.window();
+  const int n = ctx.nranks();
+  const int me = ctx.rank();
+  MemoryOps& mem = ctx.memory();
+  const size_t chunk = std::max<size_t>(1, windowStageBytes(w->bytes()) / es);
+  const size_t nsteps = (sendcount + chunk - 1) / chunk;
+  const uint64_t first = w->reserveSteps(nsteps);
+  const bool stream = sendcount * es * static_cast<size_t>(n) >= kStreamingMinBytes;
+  // Our own block first (in place it is already there).
+  mem.copy(out + static_cast<size_t>(me) * sendcount * es, in, sendcount * es);
+  for (size_t k = 0; k < nsteps; ++k) {
+    const uint64_t step = first + k;
+    const size_t base = k * chunk;
+    const size_t m = std::min(chunk, sendcount - base);
+    BRAID_RETURN_IF_ERROR(waitStageFree(ctx, step));
+    mem.copy(stageOf(*w, me, step).in, in + base * es, m * es);
+    w->post(kStaged, step);
+    for (int p = 0; p < n; ++p) {
+      if (p == me) continue;
+      BRAID_RETURN_IF_ERROR(ctx.waitFlag(p, kStaged, step));
+      char* dst = out + (static_cast<size_t>(p) * sendcount + base) * es;
+      if (stream) {
+        mem.copyStreaming(dst, stageOf(*w, p, step).in, m * es);
+      } else {
+        mem.copy(dst, stageOf(*w, p, step).in, m * es);
+      }
+    }
+    w->post(kDone, step);
+  }
+  return Status::ok();
+}
+
+Status windowBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
+                       braidDataType_t type, int root) {
+  const size_t es = dataTypeSize(type);
+  const char* in = static_cast<const char*>(sendbuff);
+  char* out = static_cast<char*>(recvbuff);
+  if (count == 0) return Status::ok();
+  SharedWindow* w = ctx.window();
+  const int me = ctx.rank();
+  MemoryOps& mem = ctx.memory();
+  const size_t chunk = std::max<size_t>(1, windowStageBytes(w->bytes()) / es);
+  const size_t nsteps = (count + chunk - 1) / chunk;
+  const uint64_t first = w->reserveSteps(nsteps);
+  const bool stream = count * es >= kStreamingMinBytes;
+  if (me == root) mem.copy(out, in, count * es);
+  for (size_t k = 0; k < nsteps; ++k) {
+    const uint64_t step = first + k;
+    const size_t base = k * chunk;
+    const size_t m = std::min(chunk, count - base);
+    if (me == root) {
+      BRAID_RETURN_IF_ERROR(waitStageFree(ctx, step));
+      mem.copy(stageOf(*w, me, step).in, in + base * es, m * es);
+      w->post(kStaged, step);
+    } else {
+      BRAID_RETURN_IF_ERROR(ctx.waitFlag(root, kStaged, step));
+      if (stream) {
+        mem.copyStreaming(out + base * es, stageOf(*w, root, step).in, m * es);
+      } else {
+        mem.copy(out + base * es, stageOf(*w, root, step).in, m * es);
       }
     }
     w->post(kDone, step);

@@ -44,4 +44,18 @@ Status oneshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, 
 Status twoshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
                         braidDataType_t type, braidRedOp_t op);
 
+// The other collectives over the window, each a step per stage-sized chunk:
+// ReduceScatter: every rank stages a piece of every block; rank r folds block r's pieces
+//   (in rank order) straight into its output.
+// AllGather / Broadcast: the owner stages its chunk; the others copy it out.
+// Reduce: twoshot, with only the root copying the results out.
+Status windowReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t recvcount,
+                           braidDataType_t type, braidRedOp_t op);
+Status windowAllGather(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t sendcount,
+                       braidDataType_t type);
+Status windowBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
+                       braidDataType_t type, int root);
+Status windowReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
+                    braidDataType_t type, braidRedOp_t op, int root);
+
 }  // namespace braid

@@ -437,26 +437,33 @@ Status Communicator::allReduce(const void* sendbuff, void* recvbuff, size_t coun
 Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                    braidDataType_t type, braidRedOp_t op) {
   return runBlocking({"ReduceScatter", recvcount, type, op, -1}, [&] {
+    if (useWindow()) return windowReduceScatter(*this, sendbuff, recvbuff, recvcount, type, op);
     return ringReduceScatter(*this, sendbuff, recvbuff, recvcount, type, op);
   });
 }
 
 Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                braidDataType_t type) {
-  return runBlocking({"AllGather", sendcount, type, -1, -1},
-                     [&] { return ringAllGather(*this, sendbuff, recvbuff, sendcount, type); });
+  return runBlocking({"AllGather", sendcount, type, -1, -1}, [&] {
+    if (useWindow()) return windowAllGather(*this, sendbuff, recvbuff, sendcount, type);
+    return ringAllGather(*this, sendbuff, recvbuff, sendcount, type);
+  });
 }
 
 Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, int root) {
-  return runBlocking({"Broadcast", count, type, -1, root},
-                     [&] { return ringBroadcast(*this, sendbuff, recvbuff, count, type, root); });
+  return runBlocking({"Broadcast", count, type, -1, root}, [&] {
+    if (useWindow()) return windowBroadcast(*this, sendbuff, recvbuff, count, type, root);
+    return ringBroadcast(*this, sendbuff, recvbuff, count, type, root);
+  });
 }
 
 Status Communicator::reduce(const void* sendbuff, void* recvbuff, size_t count,
                             braidDataType_t type, braidRedOp_t op, int root) {
-  return runBlocking({"Reduce", count, type, op, root},
-                     [&] { return ringReduce(*this, sendbuff, recvbuff, count, type, op, root); });
+  return runBlocking({"Reduce", count, type, op, root}, [&] {
+    if (useWindow()) return windowReduce(*this, sendbuff, recvbuff, count, type, op, root);
+    return ringReduce(*this, sendbuff, recvbuff, count, type, op, root);
+  });
 }
 
 Status Communicator::allReduceAsync(const void* sendbuff, void* recvbuff, size_t count,

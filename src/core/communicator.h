@@ -109,6 +109,12 @@ class Communicator : private AlgoContext {
   Status waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) override;
 
   Status connectPeers(const std::vector<int>& peers);
+  // The other collectives use the shared window when there is one, unless BRAID_ALGO forces
+  // a Connection-based algorithm.
+  bool useWindow() const {
+    return window_ != nullptr &&
+           (config_.algo.empty() || config_.algo == "oneshot" || config_.algo == "twoshot");
+  }
   Status waitTicket(Connection* conn, bool send, uint64_t ticket);
   // The wait loop behind every blocking wait: drives all connections until done() holds,
   // spinning briefly, then yielding, then sleeping (poll on sockets, the futex doorbell on
