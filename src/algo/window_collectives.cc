@@ -84,10 +84,17 @@ Status taggedAllReduce(AlgoContext& ctx, const char* in, char* out, size_t count
   const uint32_t tag = w->nextTag();
   const uint64_t high = static_cast<uint64_t>(tag) << 32;
   std::atomic<uint64_t>* mine = taggedWords(*w, me, tag);
-  for (size_t i = 0; i < words; ++i) {
-    uint32_t d = 0;
-    std::memcpy(&d, in + 4 * i, std::min<size_t>(4, bytes - 4 * i));
+  // (Fixed-size copies for the whole words: a variable-size memcpy is a call per word.)
+  const size_t full = bytes / 4;
+  for (size_t i = 0; i < full; ++i) {
+    uint32_t d;
+    std::memcpy(&d, in + 4 * i, 4);
     mine[i].store(high | d, std::memory_order_relaxed);
+  }
+  if (full < words) {
+    uint32_t d = 0;
+    std::memcpy(&d, in + 4 * full, bytes - 4 * full);
+    mine[full].store(high | d, std::memory_order_relaxed);
   }
   w->notify();
   char* tmp = ctx.scratch(0);
@@ -106,6 +113,11 @@ Status taggedAllReduce(AlgoContext& ctx, const char* in, char* out, size_t count
       continue;
     }
     std::atomic<uint64_t>* theirs = taggedWords(*w, p, tag);
+    // Poll the last word only: the peer wrote its words in order, so (x86 stores being seen in
+    // program order) the others are there too, and the reader does not pull each line back and
+    // forth while the writer fills it. Each word's tag is still checked below.
+    if ((theirs[words - 1].load(std::memory_order_acquire) >> 32) != tag)
+      BRAID_RETURN_IF_ERROR(ctx.waitTagged(p, theirs[words - 1], tag));
     for (size_t i = 0; i < words; ++i) {
       uint64_t v = theirs[i].load(std::memory_order_acquire);
       if ((v >> 32) != tag) {
@@ -113,7 +125,11 @@ Status taggedAllReduce(AlgoContext& ctx, const char* in, char* out, size_t count
         v = theirs[i].load(std::memory_order_acquire);
       }
       const auto d = static_cast<uint32_t>(v);
-      std::memcpy(dst + 4 * i, &d, std::min<size_t>(4, bytes - 4 * i));
+      if (i < full) {
+        std::memcpy(dst + 4 * i, &d, 4);
+      } else {
+        std::memcpy(dst + 4 * i, &d, bytes - 4 * i);
+      }
     }
   }
   fold(ctx.memory(), out, srcs, n, count, type, op);

@@ -32,7 +32,7 @@ namespace braid {
 
 constexpr int kWindowStages = 4;
 // oneshot sends messages up to this size as tagged words (data and tag in one 8-byte store).
-constexpr size_t kTaggedMaxBytes = 2048;
+constexpr size_t kTaggedMaxBytes = 128;
 // twoshot writes results of at least this size with streaming stores (out of cache anyway).
 constexpr size_t kStreamingMinBytes = size_t{16} << 20;
 

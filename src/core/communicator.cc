@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -59,11 +60,14 @@ Status Communicator::init(const CommParams& params) {
     if (shm_) {
       node_ = shm_->node();
       window_ = shm_->window();
-      // Busy-wait only where every local rank has a core of its own; oversubscribed ranks
-      // yield at once so the rank they wait for can run.
+      // Busy-wait only where the host has a core per local rank; oversubscribed ranks yield
+      // at once so the rank they wait for can run. (The host's CPUs, not this process's
+      // affinity: ranks pinned to a core each are not oversubscribed.)
       cpu_set_t set;
       CPU_ZERO(&set);
-      const int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+      const long online = sysconf(_SC_NPROCESSORS_ONLN);
+      const int mine = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+      const int cpus = std::max(mine, static_cast<int>(online > 0 ? online : 1));
       spinPause_ = node_->nlocal() <= cpus ? 4000 : 0;
     }
     transport_ = std::make_unique<SocketTransport>(bootstrap_.get(), config_, abortFd_.get());
