@@ -21,10 +21,12 @@ const char* algoName(AllReduceAlgo algo) {
 }
 
 size_t oneshotMaxBytes(int nranks) {
-  // Measured on 2 ranks (docs/performance.md): oneshot's single round wins while the data
-  // is small; past that, reducing every byte on every rank costs more than twoshot's second
-  // round. More ranks multiply oneshot's reduction work.
-  return nranks <= 2 ? size_t{16} << 10 : size_t{8} << 10;
+  // Measured on 2 pinned ranks (docs/performance.md): oneshot's single round wins up to
+  // 2 KiB (0.35 us against 0.41); from 4 KiB twoshot's halved reduction and copies win
+  // (0.54 us against 0.60, and 1.6x at 64 KiB). More ranks multiply oneshot's reduction
+  // work, so the crossover does not grow with them.
+  (void)nranks;
+  return size_t{2} << 10;
 }
 
 AllReduceAlgo chooseAllReduce(size_t bytes, int nranks, bool meshConnected, bool sharedWindow,
