@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/status.h"
+
 namespace braid {
 
 class SharedWindow {
@@ -25,6 +27,12 @@ class SharedWindow {
   // Wakes ranks asleep waiting on this rank's window (after writing tagged words; post()
   // does it for counters).
   virtual void notify() = 0;
+
+  // Single copy from another rank's private memory (its user buffers), where the OS allows
+  // it: remoteAddress is an address in that rank's process. The algorithms learn peers'
+  // buffer addresses through the window.
+  virtual bool canReadRemote() const = 0;
+  virtual Status readRemote(int rank, void* dst, uint64_t remoteAddress, size_t bytes) = 0;
 
   // Reserves n steps for a collective and returns the first one's number. Every rank runs the
   // same sequence of collectives, so every rank computes the same step numbers.

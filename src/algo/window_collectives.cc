@@ -11,21 +11,26 @@ namespace braid {
 
 namespace {
 
-enum Flag { kStaged = 0, kReduced = 1, kDone = 2 };
+enum Flag { kStaged = 0, kReduced = 1, kDone = 2, kAddress = 3 };
 
 struct Stage {
   char* in;
   char* res;
 };
 
-// Window layout: the tagged-word area (two parities), then the stages.
+// Window layout: the tagged-word area (two parities), a line for the address of the rank's
+// input buffer (single-copy path), then the stages.
 constexpr size_t kTaggedAreaBytes = 2 * 2 * kTaggedMaxBytes;
+constexpr size_t kHeaderBytes = kTaggedAreaBytes + 128;
 
 Stage stageOf(SharedWindow& w, int rank, uint64_t step) {
   const size_t bytes = windowStageBytes(w.bytes());
-  char* base =
-      w.data(rank) + kTaggedAreaBytes + static_cast<size_t>(step % kWindowStages) * 2 * bytes;
+  char* base = w.data(rank) + kHeaderBytes + static_cast<size_t>(step % kWindowStages) * 2 * bytes;
   return {base, base + bytes};
+}
+
+std::atomic<uint64_t>& inputAddress(SharedWindow& w, int rank) {
+  return *reinterpret_cast<std::atomic<uint64_t>*>(w.data(rank) + kTaggedAreaBytes);
 }
 
 std::atomic<uint64_t>* taggedWords(SharedWindow& w, int rank, uint32_t tag) {
@@ -139,7 +144,7 @@ Status taggedAllReduce(AlgoContext& ctx, const char* in, char* out, size_t count
 }  // namespace
 
 size_t windowStageBytes(size_t windowBytes) {
-  return (windowBytes - kTaggedAreaBytes) / (2 * kWindowStages) / 128 * 128;
+  return (windowBytes - kHeaderBytes) / (2 * kWindowStages) / 128 * 128;
 }
 
 Status oneshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
@@ -205,6 +210,23 @@ Status twoshot(AlgoContext& ctx, const char* in, char* out, size_t count, braidD
   const size_t unit = std::max<size_t>(1, 64 / es);
   Sources sources(n);
   const char** srcs = sources.data();
+  // Single copy: every rank reads its slice of the others' inputs straight from their
+  // buffers (their addresses go through the window), instead of each rank staging its input
+  // for the others. Worth its system calls for large messages only.
+  // (The others' parts of a slice must fit the input slot.)
+  const size_t sliceMax = ((chunk / unit) / static_cast<size_t>(n) + 1) * unit;
+  const bool single = w->canReadRemote() && count * es >= kSingleCopyMinBytes &&
+                      static_cast<size_t>(n - 1) * sliceMax <= chunk;
+  std::vector<uint64_t> peerInput;
+  if (single) {
+    inputAddress(*w, me).store(reinterpret_cast<uintptr_t>(in), std::memory_order_relaxed);
+    w->post(kAddress, first);
+    BRAID_RETURN_IF_ERROR(waitAll(ctx, kAddress, first));
+    peerInput.resize(static_cast<size_t>(n));
+    for (int p = 0; p < n; ++p) {
+      peerInput[static_cast<size_t>(p)] = inputAddress(*w, p).load(std::memory_order_relaxed);
+    }
+  }
   for (size_t k = 0; k < nchunks; ++k) {
     const uint64_t step = first + k;
     const size_t base = k * chunk;
@@ -220,16 +242,32 @@ Status twoshot(AlgoContext& ctx, const char* in, char* out, size_t count, braidD
     BRAID_RETURN_IF_ERROR(waitStageFree(ctx, step));
     const Stage mine = stageOf(*w, me, step);
     const char* src = in + base * es;
-    // Stage what the others reduce: everything but our own slice.
-    if (off(me) > 0) mem.copy(mine.in, src, off(me) * es);
-    const size_t end = off(me) + len(me);
-    if (end < m) mem.copy(mine.in + end * es, src + end * es, (m - end) * es);
-    w->post(kStaged, step);
-    BRAID_RETURN_IF_ERROR(waitAll(ctx, kStaged, step));
-    if (len(me) > 0) {
+    if (single) {
+      // Read the others' parts of our slice straight from their buffers into our input slot.
+      for (int p = 0, i = 0; p < n; ++p) {
+        if (p == me) {
+          srcs[p] = src + off(me) * es;
+          continue;
+        }
+        char* dst = mine.in + static_cast<size_t>(i++) * len(me) * es;
+        if (len(me) > 0) {
+          BRAID_RETURN_IF_ERROR(
+              w->readRemote(p, dst, peerInput[p] + (base + off(me)) * es, len(me) * es));
+        }
+        srcs[p] = dst;
+      }
+    } else {
+      // Stage what the others reduce: everything but our own slice.
+      if (off(me) > 0) mem.copy(mine.in, src, off(me) * es);
+      const size_t end = off(me) + len(me);
+      if (end < m) mem.copy(mine.in + end * es, src + end * es, (m - end) * es);
+      w->post(kStaged, step);
+      BRAID_RETURN_IF_ERROR(waitAll(ctx, kStaged, step));
       for (int p = 0; p < n; ++p) {
         srcs[p] = (p == me ? src : stageOf(*w, p, step).in) + off(me) * es;
       }
+    }
+    if (len(me) > 0) {
       char* res = mine.res + off(me) * es;
       fold(mem, res, srcs, n, len(me), type, op);
       if (receives) copyOut(out + (base + off(me)) * es, res, len(me) * es);
@@ -244,6 +282,9 @@ Status twoshot(AlgoContext& ctx, const char* in, char* out, size_t count, braidD
     }
     w->post(kDone, step);
   }
+  // Our input must stay untouched until every rank has read its slices of it: a rank that
+  // gathered everyone's results knows; a Reduce's non-root does not, so it waits.
+  if (single && !receives) BRAID_RETURN_IF_ERROR(waitAll(ctx, kReduced, first + nchunks - 1));
   return Status::ok();
 }
 

@@ -33,6 +33,8 @@ namespace braid {
 constexpr int kWindowStages = 4;
 // oneshot sends messages up to this size as tagged words (data and tag in one 8-byte store).
 constexpr size_t kTaggedMaxBytes = 128;
+// twoshot reads peers' inputs in place (process_vm_readv) from this size, where permitted.
+constexpr size_t kSingleCopyMinBytes = size_t{1} << 20;
 // twoshot writes results of at least this size with streaming stores (out of cache anyway).
 constexpr size_t kStreamingMinBytes = size_t{16} << 20;
 

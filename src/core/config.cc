@@ -121,6 +121,9 @@ Status Config::fromEnv(Config* out) {
                              " must be a multiple of 4K between 64K and 1G");
     }
   }
+  v = 0;
+  BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_SHM_CMA", 0, 1, &v));
+  c.shmCma = v == 1;
   if (getEnv("BRAID_ALGO", &c.algo)) {
     if (strcasecmp(c.algo.c_str(), "ring") == 0) {
       c.algo = "ring";

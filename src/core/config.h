@@ -37,6 +37,10 @@ struct Config {
   // Shared memory: each rank's window for the node-local algorithms, and each FIFO.
   size_t shmWindowBytes = size_t{4} << 20;
   size_t shmFifoBytes = size_t{256} << 10;
+  // Single-copy reads of peers' buffers (process_vm_readv) where the OS permits them. Off by
+  // default: on the machines measured, staging through cached shared memory was faster (see
+  // docs/performance.md).
+  bool shmCma = false;
 
   // Applies BRAID_* variables on top of the defaults; a malformed value is an error naming it.
   static Status fromEnv(Config* out);

@@ -20,7 +20,7 @@ constexpr size_t kWindow = 64 << 10;
 constexpr size_t kFifo = 64 << 10;
 
 struct TwoNodes {
-  TwoNodes() {
+  explicit TwoNodes(std::vector<uint32_t> pids = {1, 2}) {
     const size_t bytes = ShmNode::segmentBytes(2, kWindow, kFifo);
     fd = memfd_create("braid-shm-test", MFD_CLOEXEC);
     EXPECT_GE(fd, 0);
@@ -30,8 +30,8 @@ struct TwoNodes {
       EXPECT_NE(p, MAP_FAILED);
       if (i == 0) ShmNode::initialize(static_cast<char*>(p), 2, kWindow, kFifo);
       EXPECT_TRUE(ShmNode::validate(static_cast<char*>(p), 2, kWindow, kFifo));
-      node[i] = std::make_unique<ShmNode>(std::vector<int>{0, 1}, i, std::vector<uint32_t>{1, 2},
-                                          static_cast<char*>(p), bytes, kWindow, kFifo);
+      node[i] = std::make_unique<ShmNode>(std::vector<int>{0, 1}, i, pids, static_cast<char*>(p),
+                                          bytes, kWindow, kFifo);
     }
     conn[0] = ShmTransport::makeConnection(node[0].get(), 1);
     conn[1] = ShmTransport::makeConnection(node[1].get(), 0);
@@ -140,6 +140,29 @@ TEST(ShmWindow, CountersAreSharedAndTheDoorbellWakes) {
   const auto t1 = std::chrono::steady_clock::now();
   t.node[1]->sleep(again, 50);
   EXPECT_GE(std::chrono::steady_clock::now() - t1, std::chrono::milliseconds(40));
+}
+
+// The single-copy probe: it works where process_vm_readv reaches the peer (here both "ranks"
+// are this process), and says why not where the peer's pid is not the one the bootstrap gave.
+TEST(ShmWindow, CrossMemoryAttachProbe) {
+  const auto self = static_cast<uint32_t>(getpid());
+  {
+    TwoNodes t({self, self});
+    std::string why;
+    EXPECT_TRUE(t.node[0]->probeCrossMemoryAttach(&why)) << why;
+    t.node[0]->enableCrossMemoryAttach(true);
+    std::vector<uint8_t> src(100000), dst(100000, 0);
+    for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i * 7);
+    ASSERT_TRUE(
+        t.node[0]->readRemote(1, dst.data(), reinterpret_cast<uintptr_t>(src.data()), src.size()));
+    EXPECT_EQ(dst, src);
+  }
+  {
+    TwoNodes t({self, 1});  // "rank 1" claims pid 1: another pid namespace, say
+    std::string why;
+    EXPECT_FALSE(t.node[0]->probeCrossMemoryAttach(&why));
+    EXPECT_NE(why.find("pid"), std::string::npos) << why;
+  }
 }
 
 }  // namespace

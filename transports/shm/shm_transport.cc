@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -271,7 +272,11 @@ ShmNode::ShmNode(std::vector<int> local, int myIndex, std::vector<uint32_t> pids
       base_(base),
       bytes_(bytes),
       windowBytes_(windowBytes),
-      fifoBytes_(fifoBytes) {}
+      fifoBytes_(fifoBytes) {
+  Control* c = control(me_);
+  c->pid.store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
+  c->mapped.store(reinterpret_cast<uintptr_t>(base_), std::memory_order_release);
+}
 
 ShmNode::~ShmNode() {
   if (base_ != nullptr) munmap(base_, bytes_);
@@ -328,6 +333,51 @@ void ShmNode::post(int which, uint64_t value) {
   flag(me_, which).store(value, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   wakeAllSleeping();
+}
+
+Status ShmNode::readRemote(int index, void* dst, uint64_t remoteAddress, size_t bytes) {
+  auto* d = static_cast<char*>(dst);
+  while (bytes > 0) {
+    iovec local{d, bytes};
+    iovec remote{reinterpret_cast<void*>(static_cast<uintptr_t>(remoteAddress)), bytes};
+    const ssize_t n = process_vm_readv(static_cast<pid_t>(pidOf(index)), &local, 1, &remote, 1, 0);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      return remoteError(errnoMessage("reading the buffer of rank " +
+                                          std::to_string(rankOf(index)) + " (pid " +
+                                          std::to_string(pidOf(index)) + ") with process_vm_readv",
+                                      n < 0 ? errno : EIO));
+    }
+    d += n;
+    remoteAddress += static_cast<uint64_t>(n);
+    bytes -= static_cast<size_t>(n);
+  }
+  return Status::ok();
+}
+
+bool ShmNode::probeCrossMemoryAttach(std::string* why) {
+  for (int i = 0; i < nlocal(); ++i) {
+    if (i == me_) continue;
+    Control* c = control(i);
+    const uint64_t theirs = c->mapped.load(std::memory_order_acquire);
+    if (c->pid.load(std::memory_order_acquire) != pidOf(i)) {
+      *why = "rank " + std::to_string(rankOf(i)) +
+             " is in another pid namespace (its pid differs from the bootstrap's)";
+      return false;
+    }
+    Control copy;
+    Status s = readRemote(
+        i, &copy, theirs + static_cast<uint64_t>(reinterpret_cast<char*>(c) - base_), sizeof(copy));
+    if (!s) {
+      *why = s.message();
+      return false;
+    }
+    if (copy.mapped.load() != theirs) {
+      *why = "process_vm_readv on rank " + std::to_string(rankOf(i)) + " read unexpected data";
+      return false;
+    }
+  }
+  return true;
 }
 
 void ShmNode::notify() {
@@ -513,6 +563,23 @@ Status ShmTransport::create(Bootstrap* bootstrap, const Config& config,
   t->node_ = std::make_unique<ShmNode>(local, myIndex, pids, mapping.base, mapping.bytes,
                                        config.shmWindowBytes, config.shmFifoBytes);
   mapping.base = nullptr;  // owned by the node now
+  // Cross-memory attach for the window's single-copy path: every rank probes every peer,
+  // and only if all succeed do all use it (the ranks must agree on the algorithm).
+  if (nlocal == nranks && config.shmCma) {
+    // Every rank has published its pid and mapping address (constructor above); wait for all.
+    BRAID_RETURN_IF_ERROR(bootstrap->barrier());
+    std::string cmaWhy;
+    uint8_t cmaOk = t->node_->probeCrossMemoryAttach(&cmaWhy) ? 1 : 0;
+    BRAID_RETURN_IF_ERROR(bootstrap->allgather(&cmaOk, 1, &all));
+    const bool allOk = std::all_of(all.begin(), all.end(), [](uint8_t v) { return v == 1; });
+    t->node_->enableCrossMemoryAttach(allOk);
+    if (!cmaOk) {
+      BRAID_INFO(rank,
+                 "shm: cross-memory attach (process_vm_readv) is not available: %s; large "
+                 "collectives stage through shared memory instead",
+                 cmaWhy.c_str());
+    }
+  }
   BRAID_INFO(rank,
              "shm: %d ranks on this host share %zu KiB (window %zu KiB and %zu KiB FIFOs "
              "per rank)",

@@ -103,6 +103,12 @@ class ShmNode : public SharedWindow {
   std::atomic<uint64_t>& flag(int index, int which) override;
   void post(int which, uint64_t value) override;
   void notify() override;
+  bool canReadRemote() const override { return cma_; }
+  Status readRemote(int rank, void* dst, uint64_t remoteAddress, size_t bytes) override;
+  // Probes cross-memory attach (process_vm_readv) on every local peer: reads each one's
+  // control block at the address it published and compares it with this mapping.
+  bool probeCrossMemoryAttach(std::string* why);
+  void enableCrossMemoryAttach(bool on) { cma_ = on; }
 
   // Sleeping: beginSleep() returns the doorbell value to wait on; the caller re-checks its
   // condition, then sleep(value) (or endSleep() if the condition came true).
@@ -129,7 +135,9 @@ class ShmNode : public SharedWindow {
   struct Control {
     alignas(kLine) std::atomic<uint32_t> doorbell;
     alignas(kLine) std::atomic<uint32_t> sleeping;
-    char pad[kLine - sizeof(std::atomic<uint32_t>)];
+    std::atomic<uint32_t> pid;     // the owner's pid, as it sees it
+    std::atomic<uint64_t> mapped;  // where the owner mapped this segment
+    char pad[kLine - 2 * sizeof(std::atomic<uint64_t>)];
   };
   Control* control(int index);
 
@@ -140,6 +148,7 @@ class ShmNode : public SharedWindow {
   size_t bytes_;
   size_t windowBytes_;
   size_t fifoBytes_;
+  bool cma_ = false;
 };
 
 }  // namespace braid
