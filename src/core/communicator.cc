@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "reduce/reduce.h"
+#include "topo/comm_ring.h"
 #include "transports/socket/socket_transport.h"
 
 namespace braid {
@@ -50,11 +51,15 @@ Status Communicator::init(const CommParams& params) {
   if (mem == nullptr) return systemError("cannot allocate scratch buffers");
   scratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(mem), std::free);
 
+  // The ring order: BRAID_RING_FILE or the topology plan, the same on every rank.
+  BRAID_RETURN_IF_ERROR(topo::communicatorRing(bootstrap_.get(), &ring_));
+  ringPos_ = static_cast<int>(std::find(ring_.begin(), ring_.end(), rank_) - ring_.begin());
+  const int nextRank = ring_[static_cast<size_t>((ringPos_ + 1) % nranks_)];
+  const int prevRank = ring_[static_cast<size_t>((ringPos_ + nranks_ - 1) % nranks_)];
+
   byRank_.assign(static_cast<size_t>(nranks_), nullptr);
   if (nranks_ > 1) {
     transport_ = std::make_unique<SocketTransport>(bootstrap_.get(), config_, abortFd_.get());
-    const int nextRank = (rank_ + 1) % nranks_;
-    const int prevRank = (rank_ + nranks_ - 1) % nranks_;
     // Small communicators connect every pair (the direct algorithm needs it); large ones only
     // their ring neighbours.
     meshConnected_ = nranks_ <= kMeshMaxRanks;
@@ -83,9 +88,8 @@ Status Communicator::init(const CommParams& params) {
   BRAID_INFO(rank_,
              "communicator ready: rank %d of %d, ring %d -> %d -> %d, transport %s, %d socket(s) "
              "per peer and direction, slice %zu bytes, timeout %lld ms",
-             rank_, nranks_, (rank_ + nranks_ - 1) % nranks_, rank_, (rank_ + 1) % nranks_,
-             transport_ ? transport_->name() : "none", config_.socketNsocks, sliceBytes_,
-             static_cast<long long>(config_.timeoutMs));
+             rank_, nranks_, prevRank, rank_, nextRank, transport_ ? transport_->name() : "none",
+             config_.socketNsocks, sliceBytes_, static_cast<long long>(config_.timeoutMs));
   return Status::ok();
 }
 
