@@ -101,7 +101,7 @@ std::vector<int> bestRing(const BwMatrix& bw) {
   const int n = static_cast<int>(bw.size());
   std::vector<int> ring(static_cast<size_t>(n));
   std::iota(ring.begin(), ring.end(), 0);
-  if (n <= 3) return ring;  // every cycle of 3 is the same up to direction
+  if (n <= 2) return ring;
   if (n <= kExactMaxNodes) {
     std::vector<int> best = ring;
     Score bestScore = score(bw, ring);
@@ -130,8 +130,10 @@ std::vector<int> bestPath(const BwMatrix& bw, const std::vector<double>& endBw) 
   BwMatrix ext(n + 1, std::vector<double>(n + 1, 0));
   for (size_t i = 0; i < n; ++i) {
     for (size_t j = 0; j < n; ++j) ext[i][j] = bw[i][j];
-    ext[i][n] = endBw[i];
-    ext[n][i] = endBw[i];
+    // A hair above their value, so that among equally good paths the one with the NIC's
+    // nearest devices at its ends wins.
+    ext[i][n] = endBw[i] * 1.001;
+    ext[n][i] = endBw[i] * 1.001;
   }
   std::vector<int> cyc = bestRing(ext);
   const auto v = std::find(cyc.begin(), cyc.end(), static_cast<int>(n));
