@@ -1,5 +1,6 @@
 #include "topo/comm_ring.h"
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -22,6 +23,16 @@ uint64_t ringHash(const std::vector<int>& ring) {
     }
   }
   return h;
+}
+
+// A ring file problem must not go unnoticed: logged as a warning, and when warnings are off
+// (BRAID_DEBUG unset) still printed once, by rank 0.
+void warnAlways(int rank, const std::string& message) {
+  if (logEnabled(LogLevel::kWarn)) {
+    BRAID_WARN(rank, "%s", message.c_str());
+  } else if (rank == 0) {
+    std::fprintf(stderr, "BRAID WARN rank 0: %s\n", message.c_str());
+  }
 }
 
 std::string describe(const std::vector<int>& ring) {
@@ -65,7 +76,7 @@ Status communicatorRing(Bootstrap* bootstrap, std::vector<int>* ring) {
       source = "BRAID_RING_FILE " + file;
     } else {
       mine = planned;
-      BRAID_WARN(rank, "BRAID_RING_FILE: %s; using the planned ring", s.message().c_str());
+      warnAlways(rank, "BRAID_RING_FILE: " + s.message() + "; using the planned ring");
     }
   }
   if (n > 1) {
@@ -80,10 +91,10 @@ Status communicatorRing(Bootstrap* bootstrap, std::vector<int>* ring) {
     }
     if (differs >= 0) {
       // Every rank sees the same hashes, so every rank takes this branch: consistent.
-      BRAID_WARN(rank,
-                 "ranks disagree on the ring (this rank: %s; rank %d differs: is BRAID_RING_FILE "
-                 "the same file on every host?); every rank uses the planned ring",
-                 source.c_str(), differs);
+      warnAlways(rank, "ranks disagree on the ring (this rank: " + source + "; rank " +
+                           std::to_string(differs) +
+                           " differs: is BRAID_RING_FILE the same file on every host?); every "
+                           "rank uses the planned ring");
       mine = planned;
       source = "planned from hosts (ranks disagreed on BRAID_RING_FILE)";
     }
