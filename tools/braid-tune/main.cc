@@ -468,8 +468,8 @@ int main(int argc, char** argv) {
   if (rank == 0) {
     std::printf("\nAllReduce busbw (%zu bytes float32 x %d, BRAID_ALGO=ring), measured now:\n",
                 o.busbwBytes, o.busbwIters);
-    std::printf("  current ring %-24s %8.3f GB/s\n", ringText(current).c_str(), before);
-    std::printf("  tuned ring   %-24s %8.3f GB/s  (%.2fx)\n", ringText(best).c_str(), after,
+    std::printf("  current ring %-24s %9.4f GB/s\n", ringText(current).c_str(), before);
+    std::printf("  tuned ring   %-24s %9.4f GB/s  (%.2fx)\n", ringText(best).c_str(), after,
                 before > 0 ? after / before : 0.0);
   }
   boot->sayGoodbye();
