@@ -3,6 +3,7 @@
 //
 //   braid-topo [--xml FILE] [--hosts N] [--ranks gpu|numa|N] [--channels N]
 //              [--dot FILE] [--svg FILE] [--dump FILE]
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -211,10 +212,12 @@ std::string writeDot(const System& sys, const ClusterInput& in, const Plan& plan
       << "constraint=false, label=\"" << braid::topo::linkTypeName(l.type) << " " << gb(l.gbps)
       << (l.inferred ? "?" : "") << "\"];\n";
   }
-  // Rings over host 0's devices: consecutive ranks of host 0 in each channel.
+  // Rings over host 0's devices: consecutive ranks of host 0 in each channel. Hops that
+  // several rings share are drawn once, in all their colours (parallel edges upset dot).
+  std::vector<std::pair<std::pair<std::string, std::string>, std::string>> hops;
   for (size_t c = 0; c < plan.channels.size(); ++c) {
     const auto& ch = plan.channels[c];
-    const char* color = kColors[c % (sizeof(kColors) / sizeof(kColors[0]))];
+    const std::string color = kColors[c % (sizeof(kColors) / sizeof(kColors[0]))];
     const size_t n = ch.ring.size();
     for (size_t i = 0; i < n; ++i) {
       const int a = ch.ring[i], b = ch.ring[(i + 1) % n];
@@ -226,12 +229,22 @@ std::string writeDot(const System& sys, const ClusterInput& in, const Plan& plan
       if (pa.host == 0 && pb.host != 0 && ch.nic[0] >= 0) to = dotId(ch.nic[0]);
       if (pa.host != 0 && pb.host == 0 && ch.nic[0] >= 0) from = dotId(ch.nic[0]);
       if (from.empty() || to.empty() || from == to) continue;
-      o << "  " << from << " -> " << to << " [color=" << color << ", penwidth=2, constraint=false"
-        << (i == 0 ? ", label=\"ring " + std::to_string(c) + "\", fontcolor=" + color
-                   : std::string())
-        << "];\n";
+      auto it = std::find_if(hops.begin(), hops.end(),
+                             [&](const auto& h) { return h.first == std::make_pair(from, to); });
+      if (it == hops.end())
+        hops.push_back({{from, to}, color});
+      else
+        it->second += ":" + color;
     }
   }
+  for (const auto& h : hops) {
+    o << "  " << h.first.first << " -> " << h.first.second << " [color=\"" << h.second
+      << "\", penwidth=2, constraint=false];\n";
+  }
+  o << "  legend [shape=note, label=\"";
+  for (size_t c = 0; c < plan.channels.size(); ++c)
+    o << "ring " << c << ": " << kColors[c % (sizeof(kColors) / sizeof(kColors[0]))] << "\\l";
+  o << "dashed: NVLink / xGMI (GB/s; ? = assumed)\\l\"];\n";
   o << "}\n";
   return o.str();
 }
@@ -261,15 +274,36 @@ int renderSvg(const std::string& dot, const std::string& out) {
   }
   const bool ok = write(fd, dot.data(), dot.size()) == static_cast<ssize_t>(dot.size());
   close(fd);
-  int rc = 1;
-  if (ok) {
+  // dot's spline router fails on some dense graphs (many flat edges between one rank's
+  // nodes); straight lines always route, so they are the fallback.
+  auto run = [&](const char* extra) {
     const pid_t pid = fork();
     if (pid == 0) {
-      execlp("dot", "dot", "-Tsvg", "-o", out.c_str(), tmpl, static_cast<char*>(nullptr));
+      if (extra == nullptr) {
+        execlp("dot", "dot", "-Tsvg", "-o", out.c_str(), tmpl, static_cast<char*>(nullptr));
+      } else {
+        const int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, 2);
+        execlp("dot", "dot", extra, "-Tsvg", "-o", out.c_str(), tmpl, static_cast<char*>(nullptr));
+      }
       _exit(127);
     }
     int status = 0;
-    if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) rc = WEXITSTATUS(status);
+    if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) return WEXITSTATUS(status);
+    return 1;
+  };
+  int rc = 1;
+  if (ok) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    const int saved = dup(2);
+    if (devnull >= 0) dup2(devnull, 2);  // the first try's complaints are not the user's
+    rc = run("-Gsplines=true");
+    if (saved >= 0) {
+      dup2(saved, 2);
+      close(saved);
+    }
+    if (devnull >= 0) close(devnull);
+    if (rc != 0) rc = run("-Gsplines=line");
   }
   unlink(tmpl);
   if (rc != 0)
@@ -439,6 +473,10 @@ int main(int argc, char** argv) {
     if (ch.nic[0] >= 0) {
       const Node& n = sys.nodes[static_cast<size_t>(ch.nic[0])];
       via = " via " + sys.label(ch.nic[0]) + (n.osdevs.empty() ? "" : " (" + n.osdevs[0] + ")");
+    }
+    if (ch.ring.size() < 2) {
+      std::printf("  one rank: no ring\n");
+      continue;
     }
     std::printf("  ring %zu%s: %s\n    bottleneck %s GB/s\n", c, via.c_str(),
                 ringText(ch.ring).c_str(), gb(ch.bottleneckGBps).c_str());
