@@ -25,7 +25,7 @@ std::string hostName() {
   return buf;
 }
 
-std::string baseName(const std::string& path) {
+[[maybe_unused]] std::string baseName(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
@@ -35,8 +35,9 @@ std::string baseName(const std::string& path) {
 System minimalSystem(const std::string& name, int cores) {
   System sys;
   sys.name = name;
-  sys.source = "minimal (built without hwloc)";
+  sys.source = "a minimal machine (Braid was built without hwloc)";
   sys.add(NodeType::kMachine, -1);
+  sys.nodes[0].cores = cores;
   const int pkg = sys.add(NodeType::kPackage, 0);
   sys.nodes[static_cast<size_t>(pkg)].cores = cores;
   const int numa = sys.add(NodeType::kNuma, pkg);

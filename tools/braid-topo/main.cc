@@ -386,8 +386,7 @@ int main(int argc, char** argv) {
   }
 
   // 1. The machine.
-  std::printf("Machine %s, from %s%s\n", sys.name.c_str(), sys.source.c_str(),
-              braid::topo::haveHwloc() ? "" : " (this Braid was built without hwloc)");
+  std::printf("Machine %s, from %s\n", sys.name.c_str(), sys.source.c_str());
   std::printf(
       "  %zu package(s), %zu NUMA node(s), %d cores, %zu GPU(s), %zu NIC(s), %zu NVSwitch(es)\n\n",
       sys.ofType(NodeType::kPackage).size(), sys.ofType(NodeType::kNuma).size(), sys.nodes[0].cores,
