@@ -61,7 +61,7 @@ void usage(FILE* f) {
                "  --bytes SIZE        bytes per message when measuring a link (default 4M)\n"
                "  --iters N           messages per ordered pair (default 3)\n"
                "  --rounds N          measure only the first N rounds of the pairing (a sample;\n"
-               "                      unmeasured pairs count as the median); default: all\n"
+               "                      unmeasured pairs count as 0.9 x the median); default: all\n"
                "  --busbw-bytes SIZE  AllReduce size for the before/after check (default 32M)\n"
                "  --busbw-iters N     AllReduce repetitions (default 5)\n"
                "  --no-busbw          skip the before/after AllReduce\n"
@@ -371,14 +371,15 @@ int main(int argc, char** argv) {
       if (i != j && bw[i][j] > 0) measured.push_back(bw[i][j]);
     }
   }
-  // A sample: unmeasured pairs count as the median measured link.
+  // A sample: unmeasured pairs count as a little less than the median measured link, so that a
+  // measured good link is preferred to an unknown one.
   std::sort(measured.begin(), measured.end());
   const double median = measured.empty() ? 1 : measured[measured.size() / 2];
   int guessed = 0;
   for (int i = 0; i < n; ++i) {
     for (int j = 0; j < n; ++j) {
       if (i != j && bw[i][j] <= 0) {
-        bw[i][j] = median;
+        bw[i][j] = 0.9 * median;
         wasMeasured[static_cast<size_t>(i)][static_cast<size_t>(j)] = false;
         ++guessed;
       }
@@ -399,7 +400,7 @@ int main(int argc, char** argv) {
   std::string ringFile;
   if (rank == 0) {
     std::printf("\nbandwidth, GB/s (row: from, column: to)%s\n      ",
-                guessed > 0 ? "; * = not measured, the median" : "");
+                guessed > 0 ? "; * = not measured: 0.9 x the median" : "");
     for (int j = 0; j < n && j < 32; ++j) std::printf(" %7d", j);
     std::printf("\n");
     for (int i = 0; i < n && i < 32; ++i) {
