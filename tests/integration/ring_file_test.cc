@@ -117,5 +117,32 @@ TEST(RingFile, RanksThatDisagreeFallBackTogether) {
   unlink(b.c_str());
 }
 
+// Ranks alternating between two hosts (BRAID_HOST_ID): the planned ring keeps each host's
+// ranks adjacent (0 2 4 ... 1 3 5 ...), a permutation without any ring file.
+class PlannedRing : public ::testing::TestWithParam<int> {};
+
+TEST_P(PlannedRing, InterleavedHostsAreGrouped) {
+  RunOptions opts;
+  opts.init_comm = false;
+  opts.env = {{"BRAID_ALGO", "ring"}, {"BRAID_CHUNK_BYTES", "4096"}};
+  opts.timeout_ms = 120000;
+  RunRanks(
+      GetParam(),
+      [](RankContext& ctx) {
+        unsetenv("BRAID_RING_FILE");
+        setenv("BRAID_HOST_ID", ctx.rank % 2 == 0 ? "even-host" : "odd-host", 1);
+        BT_CHECK_OK(ctx, braidCommInitRank(&ctx.comm, ctx.nranks, ctx.ids[0], ctx.rank));
+        if (ctx.comm == nullptr) return;
+        AllCollectives(ctx);
+        BT_CHECK_OK(ctx, braidCommDestroy(ctx.comm));
+      },
+      opts);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, PlannedRing, ::testing::Values(4, 9),
+                         [](const ::testing::TestParamInfo<int>& i) {
+                           return "n" + std::to_string(i.param);
+                         });
+
 }  // namespace
 }  // namespace braidtest
