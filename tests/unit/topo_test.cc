@@ -32,6 +32,16 @@ System load(const std::string& path) {
   return sys;
 }
 
+// Live discovery under AddressSanitizer: hwloc's PCI plugin (libpciaccess) leaks a few
+// allocations per load from a module it then unloads, which LeakSanitizer can neither attribute
+// nor suppress; the XML fixtures cover PCI parsing, so live loads skip the PCI component there.
+struct NoLivePciUnderAsan {
+#if defined(__SANITIZE_ADDRESS__)
+  NoLivePciUnderAsan() { setenv("HWLOC_COMPONENTS", "-pci", 1); }
+  ~NoLivePciUnderAsan() { unsetenv("HWLOC_COMPONENTS"); }
+#endif
+};
+
 #define REQUIRE_HWLOC() \
   if (!haveHwloc()) GTEST_SKIP() << "built without hwloc"
 
@@ -346,6 +356,7 @@ TEST(TopoFixtures, BadFilesAreClearErrorsAndFallBack) {
   EXPECT_NE(s.message().find("missing.xml"), std::string::npos) << s.message();
 
   // BRAID_TOPO_FILE pointing at a bad file: a warning naming it, and the live machine.
+  [[maybe_unused]] NoLivePciUnderAsan guard;
   setenv("BRAID_TOPO_FILE", broken.c_str(), 1);
   std::string warning;
   s = discoverFromEnv(&sys, &warning);
@@ -366,6 +377,7 @@ TEST(TopoFixtures, BadFilesAreClearErrorsAndFallBack) {
 }
 
 TEST(Topo, LiveMachineLoads) {
+  [[maybe_unused]] NoLivePciUnderAsan guard;
   System sys;
   Status s = discover("", "", &sys);
   ASSERT_TRUE(s.isOk()) << s.message();
