@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include "core/config.h"
@@ -286,6 +288,54 @@ struct Builder {
   }
 };
 
+// hwloc says only that a file failed; this finds the first line that explains why (an unknown
+// object type, a version hwloc 2 cannot read, a file cut short), or "" when it sees none.
+std::string xmlProblem(const std::string& path) {
+  static const char* const kTypes[] = {
+      "Machine", "Package", "Die",     "NUMANode", "Group",    "Core",     "PU",       "L1Cache",
+      "L2Cache", "L3Cache", "L4Cache", "L5Cache",  "L1iCache", "L2iCache", "L3iCache", "Bridge",
+      "PCIDev",  "OSDev",   "Misc",    "MemCache", "Socket",   "Cache",    "System",   "Node"};
+  std::ifstream f(path);
+  std::string line;
+  int lineNo = 0;
+  bool topology = false, closed = false;
+  while (std::getline(f, line)) {
+    ++lineNo;
+    const std::string at = path + ":" + std::to_string(lineNo) + ": ";
+    const size_t t = line.find("<topology");
+    if (t != std::string::npos) {
+      topology = true;
+      const size_t v = line.find("version=\"", t);
+      if (v != std::string::npos && line.compare(v + 9, 2, "2.") != 0 &&
+          line.compare(v + 9, 2, "1.") != 0 && line.compare(v + 9, 1, "\"") != 0) {
+        return at + "topology " + line.substr(v, line.find('"', v + 9) + 1 - v) +
+               ": this hwloc reads version 2 (and 1) XML";
+      }
+    }
+    for (size_t o = line.find("<object"); o != std::string::npos; o = line.find("<object", o + 1)) {
+      const size_t ty = line.find("type=\"", o);
+      if (ty == std::string::npos || ty > line.find('>', o)) continue;
+      const size_t end = line.find('"', ty + 6);
+      if (end == std::string::npos) return at + "unterminated object type";
+      const std::string type = line.substr(ty + 6, end - ty - 6);
+      if (std::find_if(std::begin(kTypes), std::end(kTypes),
+                       [&](const char* k) { return type == k; }) == std::end(kTypes))
+        return at + "unknown object type '" + type + "'";
+    }
+    if (line.find("</topology>") != std::string::npos) closed = true;
+  }
+  if (!topology) return path + ":1: no <topology> element";
+  if (!closed)
+    return path + ":" + std::to_string(lineNo) + ": the file ends before </topology> (cut short?)";
+  return "";
+}
+
+Status xmlError(const std::string& xmlFile, const std::string& generic) {
+  const std::string detail = xmlProblem(xmlFile);
+  if (!detail.empty()) return invalidArgument(detail + " (hwloc cannot load it)");
+  return invalidArgument(xmlFile + ": " + generic);
+}
+
 Status loadTopology(const std::string& xmlFile, hwloc_topology_t* out) {
   hwloc_topology_t topo;
   if (hwloc_topology_init(&topo) != 0)
@@ -312,17 +362,17 @@ Status loadTopology(const std::string& xmlFile, hwloc_topology_t* out) {
     if (hwloc_topology_set_xml(topo, xmlFile.c_str()) != 0) {
       const int err = errno;
       hwloc_topology_destroy(topo);
-      return invalidArgument(xmlFile + ": hwloc cannot use it as an XML topology (" +
-                             std::strerror(err) + ")");
+      return xmlError(xmlFile, std::string("hwloc cannot use it as an XML topology (") +
+                                   std::strerror(err) + ")");
     }
   }
   if (hwloc_topology_load(topo) != 0) {
     const int err = errno;
     hwloc_topology_destroy(topo);
     if (!xmlFile.empty()) {
-      return invalidArgument(xmlFile +
-                             ": hwloc could not load it as an XML topology (malformed, or not "
-                             "hwloc v2 XML; hwloc's own message, if any, is on stderr)");
+      return xmlError(xmlFile,
+                      "hwloc could not load it as an XML topology (malformed, or not hwloc v2 "
+                      "XML; hwloc's own message, if any, is on stderr)");
     }
     return systemError(errnoMessage("hwloc_topology_load", err));
   }
