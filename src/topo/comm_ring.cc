@@ -58,6 +58,9 @@ Status communicatorRing(Bootstrap* bootstrap, std::vector<int>* ring) {
     for (int r = 0; r < rank; ++r)
       first = first && hostIds[static_cast<size_t>(r)] != hostIds[static_cast<size_t>(rank)];
     if (first) {
+      // "%h" becomes the host name, so hosts sharing a file system write distinct files.
+      for (size_t at = dump.find("%h"); at != std::string::npos; at = dump.find("%h", at))
+        dump.replace(at, 2, localHostname());
       System sys;
       Status s = discover("", dump, &sys);
       if (!s) BRAID_WARN(rank, "%s", s.message().c_str());

@@ -193,6 +193,7 @@ struct Builder {
       n.upGBps = p.linkspeed;
       n.upType = LinkType::kPcie;
       const char* model = hwloc_obj_get_info_by_name(obj, "PCIDevice");
+      if (model == nullptr) model = obj->name;  // libpciaccess's name, when hwloc has one
       if (model != nullptr) n.model = model;
       bool openfabrics = false;
       for (hwloc_obj_t c = obj->io_first_child; c != nullptr; c = c->next_sibling) {
