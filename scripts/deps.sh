@@ -1,13 +1,13 @@
 # Sourced by the scripts: installs the Debian packages Braid builds and tests with, when missing.
 # Required: a C++20 compiler, CMake, Ninja, GoogleTest. Optional (detected by CMake, reported,
 # never required): hwloc, ibverbs, UCX, PMIx, Google Benchmark, Open MPI and Gloo (the peers
-# the benchmarks compare against), matplotlib (plots), iproute2 (network namespaces), numpy and
+# the benchmarks compare against), matplotlib (plots), graphviz (braid-topo --svg), iproute2 (network namespaces), numpy and
 # torch (the Python package's tests and the PyTorch DDP hook; tests skip without them).
 
 braid_packages=(build-essential cmake ninja-build pkg-config googletest libgtest-dev libgmock-dev
   libbenchmark-dev libhwloc-dev libibverbs-dev libucx-dev libpmix-dev openmpi-bin libopenmpi-dev
   libgloo-dev python3-matplotlib iproute2 python3-numpy python3-torch iptables
-  libnetfilter-queue-dev)
+  libnetfilter-queue-dev graphviz)
 
 braid_install_deps() {
   local missing=()

@@ -18,9 +18,12 @@ class AlgoContext {
   static constexpr int kScratchSlots = 8;
 
   virtual ~AlgoContext() = default;
-  // Position in the ring (ring order is rank order until topology planning replaces it).
   virtual int rank() const = 0;
   virtual int nranks() const = 0;
+  // The ring order (topology plan or BRAID_RING_FILE): this rank's position in the ring, and
+  // the rank at a position. next() leads to ringRank(ringPosition() + 1). Identity by default.
+  virtual int ringPosition() const { return rank(); }
+  virtual int ringRank(int position) const { return position; }
   virtual Connection* next() = 0;
   virtual Connection* prev() = 0;
   // A connection to any rank, or nullptr when there is none (only ring neighbours are

@@ -11,6 +11,14 @@ namespace {
 
 int mod(int a, int n) { return ((a % n) + n) % n; }
 
+// The ring position of a rank (O(n); called once per rooted collective).
+int positionOf(AlgoContext& ctx, int rank) {
+  for (int p = 0; p < ctx.nranks(); ++p) {
+    if (ctx.ringRank(p) == rank) return p;
+  }
+  return rank;
+}
+
 size_t sliceElems(AlgoContext& ctx, size_t elemSize) {
   return std::max<size_t>(1, ctx.sliceBytes() / elemSize);
 }
@@ -26,7 +34,9 @@ Status drainSends(AlgoContext& ctx, Connection* conn, uint64_t lastTicket) {
 Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
                      braidDataType_t type, braidRedOp_t op) {
   const int n = ctx.nranks();
-  const int r = ctx.rank();
+  // Chunks are numbered by ring position: the result covers the whole buffer, so any
+  // numbering works as long as it follows the ring.
+  const int r = ctx.ringPosition();
   const size_t es = dataTypeSize(type);
   MemoryOps& mem = ctx.memory();
   const char* in = static_cast<const char*>(sendbuff);
@@ -86,7 +96,9 @@ Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
 Status ringReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t recvcount,
                          braidDataType_t type, braidRedOp_t op) {
   const int n = ctx.nranks();
-  const int r = ctx.rank();
+  // r is the ring position; the output layout is by rank, so chunk c (a position) lives at
+  // rank ringRank(c)'s offset.
+  const int r = ctx.ringPosition();
   const size_t es = dataTypeSize(type);
   MemoryOps& mem = ctx.memory();
   const char* in = static_cast<const char*>(sendbuff);
@@ -100,7 +112,7 @@ Status ringReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff,
   uint64_t lastSend = 0;
   const size_t slice = sliceElems(ctx, es);
   auto chunk = [&](const char* buf, int c, size_t base) {
-    return buf + (static_cast<size_t>(c) * recvcount + base) * es;
+    return buf + (static_cast<size_t>(ctx.ringRank(c)) * recvcount + base) * es;
   };
 
   for (size_t base = 0; base < recvcount; base += slice) {
@@ -132,12 +144,12 @@ Status ringReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff,
 Status ringAllGather(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t sendcount,
                      braidDataType_t type) {
   const int n = ctx.nranks();
-  const int r = ctx.rank();
+  const int r = ctx.ringPosition();  // the output layout is by rank: position c -> ringRank(c)
   const size_t es = dataTypeSize(type);
   char* out = static_cast<char*>(recvbuff);
   if (sendcount == 0) return Status::ok();
   const size_t chunkBytes = sendcount * es;
-  ctx.memory().copy(out + static_cast<size_t>(r) * chunkBytes, sendbuff, chunkBytes);
+  ctx.memory().copy(out + static_cast<size_t>(ctx.rank()) * chunkBytes, sendbuff, chunkBytes);
   if (n == 1) return Status::ok();
   Connection* next = ctx.next();
   Connection* prev = ctx.prev();
@@ -146,8 +158,10 @@ Status ringAllGather(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
   for (size_t base = 0; base < sendcount; base += slice) {
     const size_t bytes = std::min(slice, sendcount - base) * es;
     for (int s = 0; s < n - 1; ++s) {
-      const size_t sendOff = static_cast<size_t>(mod(r - s, n)) * chunkBytes + base * es;
-      const size_t recvOff = static_cast<size_t>(mod(r - s - 1, n)) * chunkBytes + base * es;
+      const size_t sendOff =
+          static_cast<size_t>(ctx.ringRank(mod(r - s, n))) * chunkBytes + base * es;
+      const size_t recvOff =
+          static_cast<size_t>(ctx.ringRank(mod(r - s - 1, n))) * chunkBytes + base * es;
       lastSend = next->postSend(out + sendOff, bytes);
       const uint64_t t = prev->postRecv(out + recvOff, bytes);
       BRAID_RETURN_IF_ERROR(ctx.waitRecv(prev, t));
@@ -159,7 +173,8 @@ Status ringAllGather(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
 Status ringBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
                      braidDataType_t type, int root) {
   const int n = ctx.nranks();
-  const int pos = mod(ctx.rank() - root, n);  // 0 = root, n-1 = end of the chain
+  // 0 = root, n-1 = end of the chain (ring positions counted from the root's)
+  const int pos = n > 1 ? mod(ctx.ringPosition() - positionOf(ctx, root), n) : 0;
   const size_t es = dataTypeSize(type);
   const char* in = static_cast<const char*>(sendbuff);
   char* out = static_cast<char*>(recvbuff);
@@ -187,7 +202,8 @@ Status ringBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
 Status ringReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
                   braidDataType_t type, braidRedOp_t op, int root) {
   const int n = ctx.nranks();
-  const int pos = mod(ctx.rank() - root, n);  // the chain runs pos 1, 2, ..., n-1, then 0 (root)
+  // The chain runs pos 1, 2, ..., n-1, then 0 (root), in ring positions counted from the root's.
+  const int pos = n > 1 ? mod(ctx.ringPosition() - positionOf(ctx, root), n) : 0;
   const size_t es = dataTypeSize(type);
   MemoryOps& mem = ctx.memory();
   const char* in = static_cast<const char*>(sendbuff);

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "reduce/reduce.h"
+#include "topo/comm_ring.h"
 #include "transports/socket/socket_transport.h"
 
 namespace braid {
@@ -52,6 +53,12 @@ Status Communicator::init(const CommParams& params) {
   if (mem == nullptr) return systemError("cannot allocate scratch buffers");
   scratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(mem), std::free);
 
+  // The ring order: BRAID_RING_FILE or the topology plan, the same on every rank.
+  BRAID_RETURN_IF_ERROR(topo::communicatorRing(bootstrap_.get(), &ring_));
+  ringPos_ = static_cast<int>(std::find(ring_.begin(), ring_.end(), rank_) - ring_.begin());
+  const int nextRank = ring_[static_cast<size_t>((ringPos_ + 1) % nranks_)];
+  const int prevRank = ring_[static_cast<size_t>((ringPos_ + nranks_ - 1) % nranks_)];
+
   byRank_.assign(static_cast<size_t>(nranks_), nullptr);
   if (nranks_ > 1) {
     // Shared memory between the ranks of each host (collective over all ranks, consistent:
@@ -71,8 +78,6 @@ Status Communicator::init(const CommParams& params) {
       spinPause_ = node_->nlocal() <= cpus ? 4000 : 0;
     }
     transport_ = std::make_unique<SocketTransport>(bootstrap_.get(), config_, abortFd_.get());
-    const int nextRank = (rank_ + 1) % nranks_;
-    const int prevRank = (rank_ + nranks_ - 1) % nranks_;
     // Small communicators connect every pair (the direct algorithm needs it); large ones only
     // their ring neighbours.
     meshConnected_ = nranks_ <= kMeshMaxRanks;
@@ -100,7 +105,7 @@ Status Communicator::init(const CommParams& params) {
   BRAID_INFO(rank_,
              "communicator ready: rank %d of %d, ring %d -> %d -> %d, %d peer(s) over shm, "
              "%d over sockets (%d per peer and direction)%s, slice %zu bytes, timeout %lld ms",
-             rank_, nranks_, (rank_ + nranks_ - 1) % nranks_, rank_, (rank_ + 1) % nranks_,
+             rank_, nranks_, prevRank, rank_, nextRank,
              shm_ ? static_cast<int>(shm_->localRanks().size()) - 1 : 0,
              static_cast<int>(std::count_if(conns_.begin(), conns_.end(),
                                             [](const auto& c) { return !c->usesSharedMemory(); })),

@@ -89,6 +89,8 @@ class Communicator : private AlgoContext {
   // AlgoContext.
   Connection* next() override { return next_; }
   Connection* prev() override { return prev_; }
+  int ringPosition() const override { return ringPos_; }
+  int ringRank(int position) const override { return ring_[static_cast<size_t>(position)]; }
   Connection* connectionTo(int rank) override {
     return rank >= 0 && rank < nranks_ ? byRank_[static_cast<size_t>(rank)] : nullptr;
   }
@@ -145,6 +147,8 @@ class Communicator : private AlgoContext {
   std::vector<std::unique_ptr<Connection>> conns_;
   Connection* next_ = nullptr;
   Connection* prev_ = nullptr;
+  std::vector<int> ring_;  // ring_[position] = rank: topology plan or BRAID_RING_FILE (topo/)
+  int ringPos_ = 0;        // this rank's position in ring_
   std::vector<Connection*> byRank_;  // nullptr where not connected
   bool meshConnected_ = false;
   std::unique_ptr<char, void (*)(void*)> directScratch_{nullptr, nullptr};

@@ -1,0 +1,20 @@
+// The ring a communicator runs, decided once at init. Every rank must run the same ring, so
+// only facts every rank holds feed it (the bootstrap table's host identities) and the result
+// is checked: ranks allgather a hash of their ring and, if any differs (BRAID_RING_FILE
+// missing or different on one host, say), every rank falls back to the planned ring.
+#pragma once
+
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "core/status.h"
+
+namespace braid::topo {
+
+// ring[position] = rank. Source, in order: BRAID_RING_FILE's ring for this size when set and
+// valid (a bad file is a warning naming FILE:LINE, never fatal), else the plan from host
+// identities (ranks of one host adjacent). Fails only when the out-of-band exchange fails.
+// Also honours BRAID_TOPO_DUMP_FILE (the lowest rank of each host writes the hwloc XML).
+Status communicatorRing(Bootstrap* bootstrap, std::vector<int>* ring);
+
+}  // namespace braid::topo
