@@ -286,6 +286,12 @@ ShmNode::ShmNode(std::vector<int> local, int myIndex, std::vector<uint32_t> pids
       bytes_(bytes),
       windowBytes_(windowBytes),
       fifoBytes_(fifoBytes) {
+  const Layout l = layoutFor(nlocal(), windowBytes_, fifoBytes_);
+  controls_ = base_ + l.control;
+  flags_ = base_ + l.flags;
+  windows_ = base_ + l.window;
+  fifos_ = base_ + l.fifos;
+  fifoData_ = base_ + l.fifoData;
   Control* c = control(me_);
   c->pid.store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
   c->mapped.store(reinterpret_cast<uintptr_t>(base_), std::memory_order_release);
@@ -327,19 +333,14 @@ int ShmNode::indexOf(int rank) const {
 }
 
 ShmNode::Control* ShmNode::control(int index) {
-  const Layout l = layoutFor(nlocal(), windowBytes_, fifoBytes_);
-  return reinterpret_cast<Control*>(base_ + l.control + static_cast<size_t>(index) * 2 * kLine);
+  return reinterpret_cast<Control*>(controls_ + static_cast<size_t>(index) * 2 * kLine);
 }
 
-char* ShmNode::data(int index) {
-  const Layout l = layoutFor(nlocal(), windowBytes_, fifoBytes_);
-  return base_ + l.window + static_cast<size_t>(index) * windowBytes_;
-}
+char* ShmNode::data(int index) { return windows_ + static_cast<size_t>(index) * windowBytes_; }
 
 std::atomic<uint64_t>& ShmNode::flag(int index, int which) {
-  const Layout l = layoutFor(nlocal(), windowBytes_, fifoBytes_);
   return *reinterpret_cast<std::atomic<uint64_t>*>(
-      base_ + l.flags + (static_cast<size_t>(index) * kFlags + static_cast<size_t>(which)) * kLine);
+      flags_ + (static_cast<size_t>(index) * kFlags + static_cast<size_t>(which)) * kLine);
 }
 
 void ShmNode::post(int which, uint64_t value) {
@@ -399,15 +400,13 @@ void ShmNode::notify() {
 }
 
 ShmNode::Fifo* ShmNode::fifo(int from, int to) {
-  const Layout l = layoutFor(nlocal(), windowBytes_, fifoBytes_);
   const size_t i = static_cast<size_t>(from) * local_.size() + static_cast<size_t>(to);
-  return reinterpret_cast<Fifo*>(base_ + l.fifos + i * sizeof(Fifo));
+  return reinterpret_cast<Fifo*>(fifos_ + i * sizeof(Fifo));
 }
 
 char* ShmNode::fifoData(int from, int to) {
-  const Layout l = layoutFor(nlocal(), windowBytes_, fifoBytes_);
   const size_t i = static_cast<size_t>(from) * local_.size() + static_cast<size_t>(to);
-  return base_ + l.fifoData + i * fifoBytes_;
+  return fifoData_ + i * fifoBytes_;
 }
 
 uint32_t ShmNode::beginSleep() {

@@ -149,6 +149,13 @@ class ShmNode : public SharedWindow {
   size_t windowBytes_;
   size_t fifoBytes_;
   bool cma_ = false;
+  // Where each part of the segment starts in this mapping (computed once: the hot paths use
+  // them on every publish and wait).
+  char* controls_ = nullptr;
+  char* flags_ = nullptr;
+  char* windows_ = nullptr;
+  char* fifos_ = nullptr;
+  char* fifoData_ = nullptr;
 };
 
 }  // namespace braid
