@@ -29,7 +29,7 @@ std::vector<std::string> SegmentsOf(const std::vector<pid_t>& pids) {
   std::vector<std::string> found;
   DIR* d = ::opendir("/dev/shm");
   if (d == nullptr) return found;
-  while (dirent* e = ::readdir(d)) {
+  while (dirent* e = ::readdir(d)) {  // NOLINT(concurrency-mt-unsafe): one thread reads d
     const std::string name = e->d_name;
     if (name.rfind("braid-", 0) != 0) continue;
     for (pid_t p : pids) {
@@ -126,7 +126,10 @@ TEST(Shm, MixedHostsAndForcedShmAcrossHosts) {
   RunRanks(
       4,
       [](RankContext& ctx) {
-        ::setenv("BRAID_HOST_ID", ctx.rank < 2 ? "host-a" : "host-b", 1);
+        // (The rank's process is single-threaded before init.)
+        ::setenv("BRAID_HOST_ID",
+                 ctx.rank < 2 ? "host-a" : "host-b",  // NOLINT(concurrency-mt-unsafe)
+                 1);
         BT_CHECK_OK(ctx, braidCommInitRank(&ctx.comm, ctx.nranks, ctx.ids[0], ctx.rank));
         if (ctx.comm == nullptr) return;
         BT_CHECK(ctx, MapsBraidSegment()) << "ranks of one host do not share a segment";
@@ -145,7 +148,7 @@ TEST(Shm, MixedHostsAndForcedShmAcrossHosts) {
         }
         braidCommDestroy(ctx.comm);
         ctx.comm = nullptr;
-        ::setenv("BRAID_TRANSPORT", "shm", 1);
+        ::setenv("BRAID_TRANSPORT", "shm", 1);  // NOLINT(concurrency-mt-unsafe): see above
         braidComm_t comm = nullptr;
         const braidResult_t r = braidCommInitRank(&comm, ctx.nranks, ctx.ids[1], ctx.rank);
         BT_CHECK(ctx, r == braidInvalidArgument)

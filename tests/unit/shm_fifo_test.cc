@@ -20,7 +20,7 @@ constexpr size_t kWindow = 64 << 10;
 constexpr size_t kFifo = 64 << 10;
 
 struct TwoNodes {
-  explicit TwoNodes(std::vector<uint32_t> pids = {1, 2}) {
+  explicit TwoNodes(const std::vector<uint32_t>& pids = {1, 2}) {
     const size_t bytes = ShmNode::segmentBytes(2, kWindow, kFifo);
     fd = memfd_create("braid-shm-test", MFD_CLOEXEC);
     EXPECT_GE(fd, 0);
