@@ -127,9 +127,8 @@ TEST(Shm, MixedHostsAndForcedShmAcrossHosts) {
       4,
       [](RankContext& ctx) {
         // (The rank's process is single-threaded before init.)
-        ::setenv("BRAID_HOST_ID",
-                 ctx.rank < 2 ? "host-a" : "host-b",  // NOLINT(concurrency-mt-unsafe)
-                 1);
+        const char* host = ctx.rank < 2 ? "host-a" : "host-b";
+        ::setenv("BRAID_HOST_ID", host, 1);  // NOLINT(concurrency-mt-unsafe)
         BT_CHECK_OK(ctx, braidCommInitRank(&ctx.comm, ctx.nranks, ctx.ids[0], ctx.rank));
         if (ctx.comm == nullptr) return;
         BT_CHECK(ctx, MapsBraidSegment()) << "ranks of one host do not share a segment";
