@@ -1,28 +1,244 @@
 #include "algo/tuner.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 #include "algo/direct.h"
 
 namespace braid {
 
-const char* algoName(AllReduceAlgo algo) {
-  return algo == AllReduceAlgo::kDirect ? "direct" : "ring";
+const char* collectiveName(Collective coll) {
+  switch (coll) {
+    case Collective::kAllReduce:
+      return "AllReduce";
+    case Collective::kReduceScatter:
+      return "ReduceScatter";
+    case Collective::kAllGather:
+      return "AllGather";
+    case Collective::kBroadcast:
+      return "Broadcast";
+    case Collective::kReduce:
+      return "Reduce";
+  }
+  return "?";
 }
 
-AllReduceAlgo chooseAllReduce(size_t bytes, int nranks, bool meshConnected,
-                              const std::string& forced) {
-  if (forced == "ring" || nranks <= 1) return AllReduceAlgo::kRing;
-  if (forced == "tree") return AllReduceAlgo::kTree;
-  const bool directPossible = meshConnected && (nranks == 2 || bytes <= kDirectMaxBytes);
-  if (forced == "direct") return directPossible ? AllReduceAlgo::kDirect : AllReduceAlgo::kRing;
-  if (!directPossible) return AllReduceAlgo::kRing;
-  // Two ranks: direct moves the ring's bytes in one step, but reduces the whole buffer on each
-  // rank instead of half of it; past ~1 MiB that extra memory traffic costs more than the
-  // ring's second step (measured on loopback TCP: equal at 512 KiB, ring 1.3x at 2 MiB).
-  if (nranks == 2)
-    return bytes <= (size_t{1} << 20) ? AllReduceAlgo::kDirect : AllReduceAlgo::kRing;
-  // n > 2: one step of (n-1) x bytes against 2(n-1) steps of bytes/n each. Below ~16 KiB the
-  // per-step latency dominates on every network Braid runs on today.
-  return bytes <= (size_t{16} << 10) ? AllReduceAlgo::kDirect : AllReduceAlgo::kRing;
+const char* algoName(Algo algo) {
+  switch (algo) {
+    case Algo::kRing:
+      return "ring";
+    case Algo::kTree:
+      return "tree";
+    case Algo::kDirect:
+      return "direct";
+  }
+  return "?";
+}
+
+const char* linkClassName(LinkClass link) {
+  switch (link) {
+    case LinkClass::kSocket:
+      return "socket";
+    case LinkClass::kLoopback:
+      return "loopback";
+    case LinkClass::kShm:
+      return "shm";
+  }
+  return "?";
+}
+
+CostModel CostModel::defaults() {
+  CostModel m;
+  // TCP between hosts: a 10 GbE-class link and a socket round trip through two kernels.
+  m.of(LinkClass::kSocket) = {30.0, 1.2, 30.0};
+  // TCP loopback on one host (docs/performance.md): ~15 us per step including the wake-up,
+  // ~3 GB/s per stream with the copies; reductions at 30-40 GB/s (AVX2 kernels).
+  m.of(LinkClass::kLoopback) = {15.0, 3.0, 30.0};
+  // Shared memory (a transport being added separately): placeholder until it is measured.
+  m.of(LinkClass::kShm) = {2.0, 10.0, 30.0};
+  return m;
+}
+
+namespace {
+
+bool parseLinkClass(const std::string& word, LinkClass* out) {
+  for (int i = 0; i < kLinkClasses; ++i) {
+    const auto c = static_cast<LinkClass>(i);
+    if (word == linkClassName(c)) {
+      *out = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool parsePositive(const std::string& word, double* out) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(word.c_str(), &end);
+  if (errno != 0 || end == word.c_str() || *end != '\0' || !std::isfinite(v) || v <= 0)
+    return false;
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+Status parseCostModel(const std::string& text, const std::string& fileName, CostModel* model) {
+  CostModel m = *model;
+  std::istringstream in(text);
+  std::string line;
+  int lineNo = 0;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    const size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    std::istringstream words(line);
+    std::vector<std::string> w;
+    for (std::string s; words >> s;) w.push_back(s);
+    if (w.empty()) continue;
+    const std::string where = fileName + ":" + std::to_string(lineNo) + ": ";
+    LinkClass link{};
+    if (!parseLinkClass(w[0], &link)) {
+      return invalidArgument(where + "unknown link class '" + w[0] +
+                             "' (expected socket, loopback or shm)");
+    }
+    if (w.size() < 3 || w.size() > 4) {
+      return invalidArgument(where +
+                             "expected '<link class> <alpha_us> <GB/s> [<reduce GB/s>]', got " +
+                             std::to_string(w.size()) + " fields");
+    }
+    LinkCost c = m.of(link);
+    const char* names[] = {"alpha_us", "bandwidth GB/s", "reduce GB/s"};
+    double* fields[] = {&c.alphaUs, &c.gbPerS, &c.reduceGbPerS};
+    for (size_t i = 1; i < w.size(); ++i) {
+      if (!parsePositive(w[i], fields[i - 1])) {
+        return invalidArgument(where + names[i - 1] + " '" + w[i] +
+                               "' is not a positive number");
+      }
+    }
+    m.of(link) = c;
+  }
+  *model = m;
+  return Status::ok();
+}
+
+Status loadCostModel(const std::string& path, CostModel* model) {
+  std::ifstream f(path);
+  if (!f) return invalidArgument("BRAID_TUNER_FILE: cannot open '" + path + "'");
+  std::ostringstream text;
+  text << f.rdbuf();
+  return parseCostModel(text.str(), path, model);
+}
+
+bool algoAvailable(Algo algo, const Shape& shape) {
+  switch (algo) {
+    case Algo::kRing:
+      return true;
+    case Algo::kTree:
+      return shape.coll == Collective::kAllReduce;
+    case Algo::kDirect:
+      return shape.coll == Collective::kAllReduce && shape.meshConnected &&
+             (shape.nranks == 2 || shape.bytes <= kDirectMaxBytes);
+  }
+  return false;
+}
+
+double predictUs(const LinkCost& cost, Algo algo, const Shape& shape, size_t chunkBytes) {
+  const double n = shape.nranks;
+  const double b = static_cast<double>(shape.bytes);
+  if (shape.nranks <= 1 || shape.bytes == 0) return 0;
+  const double a = cost.alphaUs;
+  const double beta = 1.0 / (cost.gbPerS * 1e3);  // us per byte
+  const double gamma = 1.0 / (cost.reduceGbPerS * 1e3);
+  const double c = static_cast<double>(std::max<size_t>(chunkBytes, 1));
+  auto chunks = [&](double x) { return std::max(1.0, std::ceil(x / c)); };
+  switch (shape.coll) {
+    case Collective::kAllReduce:
+      if (algo == Algo::kDirect) return a + (n - 1) * b * (beta + gamma);
+      if (algo == Algo::kTree) {
+        // Depth of the deeper tree, then the pipeline: the first chunk goes up and down (each
+        // hop: two half-chunks in, one out), the others follow one step each (four per step).
+        const double d = std::max(1.0, std::floor(std::log2(n)));
+        const double half = b / 2;
+        const double cc = std::min(c, half);
+        const double k = chunks(half);
+        return 2 * d * (a + 2 * cc * beta) + (k - 1) * (a + 4 * cc * beta) + half * gamma;
+      }
+      return 2 * (n - 1) * chunks(b / n) * a + 2 * (n - 1) / n * b * beta + (n - 1) / n * b * gamma;
+    case Collective::kReduceScatter:
+    case Collective::kAllGather: {
+      // b is the per-rank block; the ring moves (n-1) blocks per rank.
+      const double red = shape.coll == Collective::kReduceScatter ? gamma : 0;
+      return (n - 1) * chunks(b) * a + (n - 1) * b * (beta + red);
+    }
+    case Collective::kBroadcast:
+    case Collective::kReduce: {
+      const double red = shape.coll == Collective::kReduce ? gamma : 0;
+      const double cc = std::min(c, b);
+      return (chunks(b) + n - 2) * (a + cc * (beta + red));
+    }
+  }
+  return 0;
+}
+
+Choice choose(const CostModel& model, const Shape& shape, const Overrides& overrides,
+              size_t maxChunkBytes) {
+  const LinkCost& cost = model.of(shape.link);
+  maxChunkBytes = std::max<size_t>(maxChunkBytes, 4096);
+  // Candidate chunks: powers of two from 16 KiB up to the scratch slice, and the slice itself.
+  std::vector<size_t> chunkSizes;
+  if (overrides.chunkBytes != 0) {
+    chunkSizes.push_back(std::min(overrides.chunkBytes, maxChunkBytes));
+  } else {
+    for (size_t c = size_t{16} << 10; c < maxChunkBytes; c *= 2) chunkSizes.push_back(c);
+    chunkSizes.push_back(maxChunkBytes);
+  }
+  std::vector<Algo> algos;
+  Choice best;
+  if (!overrides.algo.empty()) {
+    Algo forced = Algo::kRing;
+    if (overrides.algo == "tree") forced = Algo::kTree;
+    if (overrides.algo == "direct") forced = Algo::kDirect;
+    // A forced algorithm that cannot run this shape falls back to the ring (which always can).
+    algos.push_back(algoAvailable(forced, shape) ? forced : Algo::kRing);
+    best.forcedAlgo = true;
+  } else {
+    for (Algo a : {Algo::kRing, Algo::kTree, Algo::kDirect}) {
+      if (algoAvailable(a, shape)) algos.push_back(a);
+    }
+  }
+  best.predictedUs = -1;
+  for (Algo a : algos) {
+    for (size_t c : chunkSizes) {
+      const double t = predictUs(cost, a, shape, c);
+      // Strictly better only: ties keep the earlier (ring before tree before direct; larger
+      // chunks after smaller, so a tie keeps the smaller chunk's pipeline).
+      if (best.predictedUs < 0 || t < best.predictedUs * (1 - 1e-9)) {
+        best.algo = a;
+        best.chunkBytes = c;
+        best.predictedUs = t;
+      }
+    }
+  }
+  // The direct algorithm has no pipeline: its chunk is irrelevant; report the slice.
+  if (best.algo == Algo::kDirect) best.chunkBytes = chunkSizes.back();
+  best.nchannels = 1;
+  return best;
+}
+
+std::string describeChoice(const Choice& choice) {
+  char text[160];
+  std::snprintf(text, sizeof(text), "%s%s, chunk %zu KiB, %d channel%s, predicted %.1f us",
+                algoName(choice.algo), choice.forcedAlgo ? " (BRAID_ALGO)" : "",
+                choice.chunkBytes >> 10, choice.nchannels, choice.nchannels == 1 ? "" : "s",
+                choice.predictedUs);
+  return text;
 }
 
 }  // namespace braid

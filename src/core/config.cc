@@ -90,7 +90,9 @@ Status Config::fromEnv(Config* out) {
     if (c.chunkBytes < 4096 || c.chunkBytes > (size_t{1} << 30)) {
       return invalidArgument("BRAID_CHUNK_BYTES=" + text + " must be between 4K and 1G");
     }
+    c.chunkBytesForced = true;
   }
+  getEnv("BRAID_TUNER_FILE", &c.tunerFile);
   getEnv("BRAID_SOCKET_IFNAME", &c.socketIfname);
   v = 0;
   BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_CHECK", 0, 1, &v));

@@ -1,0 +1,189 @@
+// The tuner (algo/tuner.h): a pure function of shape, cost model and overrides.
+#include "algo/tuner.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "algo/direct.h"
+
+namespace braid {
+namespace {
+
+Shape shapeOf(Collective coll, size_t bytes, int n, bool mesh = true,
+              LinkClass link = LinkClass::kSocket) {
+  Shape s;
+  s.coll = coll;
+  s.bytes = bytes;
+  s.nranks = n;
+  s.meshConnected = mesh;
+  s.link = link;
+  return s;
+}
+
+// A 1 Gbit/s network with 100 us per step: the namespace cluster of benchmarks/crossover.
+CostModel slowNetwork() {
+  CostModel m = CostModel::defaults();
+  m.of(LinkClass::kSocket) = {100.0, 0.125, 20.0};
+  return m;
+}
+
+constexpr size_t kMax = size_t{1} << 20;
+
+TEST(Tuner, TreeAtSmallRingAtLargeWithoutMesh) {
+  const CostModel m = slowNetwork();
+  // 16 ranks: no mesh, so no direct; the tree's log2(n) steps beat the ring's 2(n-1) on small
+  // messages, the ring's 2(n-1)/n bytes win on large ones.
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 8 << 10, 16, false), {}, kMax).algo,
+            Algo::kTree);
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 64 << 20, 16, false), {}, kMax).algo,
+            Algo::kRing);
+}
+
+TEST(Tuner, PicksTheCheapestPrediction) {
+  const CostModel m = slowNetwork();
+  for (int n : {2, 3, 5, 8, 16, 64}) {
+    for (size_t bytes = 4; bytes <= (size_t{256} << 20); bytes *= 4) {
+      const Shape s = shapeOf(Collective::kAllReduce, bytes, n, n <= kMeshMaxRanks);
+      const Choice c = choose(m, s, {}, kMax);
+      for (Algo a : {Algo::kRing, Algo::kTree, Algo::kDirect}) {
+        if (!algoAvailable(a, s)) continue;
+        for (size_t chunk = 16 << 10; chunk <= kMax; chunk *= 2) {
+          EXPECT_LE(c.predictedUs, predictUs(m.of(s.link), a, s, chunk) * (1 + 1e-9))
+              << "n " << n << " bytes " << bytes << " " << algoName(a) << " chunk " << chunk;
+        }
+      }
+      EXPECT_LE(c.chunkBytes, kMax);
+      EXPECT_GE(c.chunkBytes, size_t{4096});
+      EXPECT_EQ(c.nchannels, 1);
+    }
+  }
+}
+
+TEST(Tuner, DirectOnlyWhereItCanRun) {
+  const CostModel m = CostModel::defaults();
+  // Without a full mesh, or past its scratch on more than two ranks, direct is never chosen.
+  EXPECT_NE(choose(m, shapeOf(Collective::kAllReduce, 64, 16, false), {}, kMax).algo,
+            Algo::kDirect);
+  EXPECT_FALSE(algoAvailable(Algo::kDirect,
+                             shapeOf(Collective::kAllReduce, kDirectMaxBytes + 1, 4, true)));
+  EXPECT_TRUE(algoAvailable(Algo::kDirect, shapeOf(Collective::kAllReduce, 64 << 20, 2, true)));
+  // Small messages on a small mesh: one step wins.
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1024, 4, true, LinkClass::kLoopback), {},
+                   kMax)
+                .algo,
+            Algo::kDirect);
+  // Two ranks on loopback: direct up to about 1 MiB, ring past it (docs/performance.md).
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 256 << 10, 2, true, LinkClass::kLoopback),
+                   {}, kMax)
+                .algo,
+            Algo::kDirect);
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 8 << 20, 2, true, LinkClass::kLoopback), {},
+                   kMax)
+                .algo,
+            Algo::kRing);
+}
+
+TEST(Tuner, ForcedAlgorithmAndFallback) {
+  const CostModel m = CostModel::defaults();
+  Overrides o;
+  o.algo = "tree";
+  Choice c = choose(m, shapeOf(Collective::kAllReduce, 64 << 20, 8), o, kMax);
+  EXPECT_EQ(c.algo, Algo::kTree);
+  EXPECT_TRUE(c.forcedAlgo);
+  // Broadcast has no tree in this build: the forced tree falls back to the ring.
+  EXPECT_EQ(choose(m, shapeOf(Collective::kBroadcast, 1024, 8), o, kMax).algo, Algo::kRing);
+  o.algo = "direct";
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1 << 20, 16, false), o, kMax).algo,
+            Algo::kRing);
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1 << 20, 4, true), o, kMax).algo,
+            Algo::kRing);  // past the direct scratch
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1 << 10, 4, true), o, kMax).algo,
+            Algo::kDirect);
+  o.algo = "ring";
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 8, 64, false), o, kMax).algo, Algo::kRing);
+}
+
+TEST(Tuner, ChunkOverrideAndBound) {
+  const CostModel m = slowNetwork();
+  Overrides o;
+  o.chunkBytes = 64 << 10;
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 64 << 20, 8), o, kMax).chunkBytes,
+            size_t{64} << 10);
+  // Never above the scratch slice.
+  o.chunkBytes = 8 << 20;
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 64 << 20, 8), o, kMax).chunkBytes, kMax);
+  // The pipelined tree wants chunks smaller than the slice on medium messages.
+  const Choice c = choose(m, shapeOf(Collective::kAllReduce, 256 << 10, 32, false), {}, kMax);
+  EXPECT_EQ(c.algo, Algo::kTree);
+  EXPECT_LT(c.chunkBytes, kMax);
+}
+
+TEST(Tuner, BroadcastChainPipelinesWithSmallerChunksOnLongChains) {
+  const CostModel m = slowNetwork();
+  const Choice few = choose(m, shapeOf(Collective::kBroadcast, 16 << 20, 2), {}, kMax);
+  const Choice many = choose(m, shapeOf(Collective::kBroadcast, 16 << 20, 8), {}, kMax);
+  EXPECT_EQ(few.algo, Algo::kRing);
+  EXPECT_LE(many.chunkBytes, few.chunkBytes);
+  EXPECT_LT(many.chunkBytes, kMax);
+}
+
+TEST(Tuner, Monotone) {
+  const CostModel m = slowNetwork();
+  for (Algo a : {Algo::kRing, Algo::kTree}) {
+    double last = 0;
+    for (size_t bytes = 4; bytes <= (size_t{64} << 20); bytes *= 2) {
+      const double t =
+          predictUs(m.of(LinkClass::kSocket), a, shapeOf(Collective::kAllReduce, bytes, 8), kMax);
+      EXPECT_GE(t, last) << algoName(a) << " " << bytes;
+      last = t;
+    }
+  }
+  EXPECT_EQ(predictUs(m.of(LinkClass::kSocket), Algo::kRing,
+                      shapeOf(Collective::kAllReduce, 1 << 20, 1), kMax),
+            0);
+}
+
+TEST(TunerCostFile, ParsesAndKeepsUnlisted) {
+  CostModel m = CostModel::defaults();
+  const LinkCost loop = m.of(LinkClass::kLoopback);
+  ASSERT_TRUE(parseCostModel("# cluster\n\nsocket 120 0.125   # alpha, GB/s\nshm 1.5 12 25\n",
+                             "f.txt", &m)
+                  .isOk());
+  EXPECT_DOUBLE_EQ(m.of(LinkClass::kSocket).alphaUs, 120);
+  EXPECT_DOUBLE_EQ(m.of(LinkClass::kSocket).gbPerS, 0.125);
+  EXPECT_DOUBLE_EQ(m.of(LinkClass::kSocket).reduceGbPerS,
+                   CostModel::defaults().of(LinkClass::kSocket).reduceGbPerS);
+  EXPECT_DOUBLE_EQ(m.of(LinkClass::kShm).reduceGbPerS, 25);
+  EXPECT_DOUBLE_EQ(m.of(LinkClass::kLoopback).alphaUs, loop.alphaUs);
+}
+
+TEST(TunerCostFile, ErrorsNameFileAndLine) {
+  CostModel m = CostModel::defaults();
+  const CostModel before = m;
+  Status s = parseCostModel("socket 1 2\nethernet 1 2\n", "c.txt", &m);
+  EXPECT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("c.txt:2:"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("ethernet"), std::string::npos) << s.message();
+  EXPECT_DOUBLE_EQ(m.of(LinkClass::kSocket).alphaUs, before.of(LinkClass::kSocket).alphaUs);
+  s = parseCostModel("\nsocket 1\n", "c.txt", &m);
+  EXPECT_NE(s.message().find("c.txt:2:"), std::string::npos) << s.message();
+  s = parseCostModel("loopback 1 -2\n", "c.txt", &m);
+  EXPECT_NE(s.message().find("c.txt:1: bandwidth"), std::string::npos) << s.message();
+  s = parseCostModel("loopback 1 2 x\n", "c.txt", &m);
+  EXPECT_NE(s.message().find("reduce"), std::string::npos) << s.message();
+  s = loadCostModel("/nonexistent/braid-cost", &m);
+  EXPECT_NE(s.message().find("/nonexistent/braid-cost"), std::string::npos) << s.message();
+}
+
+TEST(TunerDescribe, OneLine) {
+  Choice c;
+  c.algo = Algo::kTree;
+  c.chunkBytes = 64 << 10;
+  c.predictedUs = 12.5;
+  EXPECT_EQ(describeChoice(c), "tree, chunk 64 KiB, 1 channel, predicted 12.5 us");
+}
+
+}  // namespace
+}  // namespace braid
