@@ -196,8 +196,11 @@ Choice choose(const CostModel& model, const Shape& shape, const Overrides& overr
   if (overrides.chunkBytes != 0) {
     chunkSizes.push_back(std::min(overrides.chunkBytes, maxChunkBytes));
   } else {
-    for (size_t c = size_t{16} << 10; c < maxChunkBytes; c *= 2) chunkSizes.push_back(c);
+    // Largest first: a tie keeps the larger chunk (fewer, larger messages).
     chunkSizes.push_back(maxChunkBytes);
+    for (size_t c = size_t{1} << 30; c >= (size_t{16} << 10); c /= 2) {
+      if (c < maxChunkBytes) chunkSizes.push_back(c);
+    }
   }
   std::vector<Algo> algos;
   Choice best;
@@ -217,8 +220,8 @@ Choice choose(const CostModel& model, const Shape& shape, const Overrides& overr
   for (Algo a : algos) {
     for (size_t c : chunkSizes) {
       const double t = predictUs(cost, a, shape, c);
-      // Strictly better only: ties keep the earlier (ring before tree before direct; larger
-      // chunks after smaller, so a tie keeps the smaller chunk's pipeline).
+      // Strictly better only: ties keep the earlier (ring before tree before direct, the larger
+      // chunk before the smaller).
       if (best.predictedUs < 0 || t < best.predictedUs * (1 - 1e-9)) {
         best.algo = a;
         best.chunkBytes = c;
@@ -227,7 +230,7 @@ Choice choose(const CostModel& model, const Shape& shape, const Overrides& overr
     }
   }
   // The direct algorithm has no pipeline: its chunk is irrelevant; report the slice.
-  if (best.algo == Algo::kDirect) best.chunkBytes = chunkSizes.back();
+  if (best.algo == Algo::kDirect) best.chunkBytes = chunkSizes.front();
   best.nchannels = 1;
   return best;
 }

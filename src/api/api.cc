@@ -3,6 +3,7 @@
 // without one). No C++ exception crosses this boundary.
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -337,6 +338,25 @@ BRAID_API braidResult_t braidCommUserRank(const braidComm_t comm, int* rank) {
   if (comm == nullptr) return noComm(invalidArgument("braidCommUserRank: comm is NULL"));
   if (rank == nullptr) return record(comm, invalidArgument("braidCommUserRank: rank is NULL"));
   *rank = comm->impl->rank();
+  return braidSuccess;
+}
+
+BRAID_API braidResult_t braidCommDescribeTuning(braidComm_t comm, int collective, size_t bytes,
+                                                char* text, size_t textBytes) {
+  const char* what = "braidCommDescribeTuning";
+  if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
+  if (text == nullptr || textBytes == 0) {
+    return record(comm, invalidArgument(std::string(what) + ": text is NULL or textBytes is 0"));
+  }
+  if (collective < 0 || collective > static_cast<int>(braid::Collective::kReduce)) {
+    return record(comm, invalidArgument(std::string(what) + ": collective " +
+                                        std::to_string(collective) + " is not 0..4"));
+  }
+  const std::string line =
+      describeChoice(comm->impl->tuning(static_cast<braid::Collective>(collective), bytes));
+  const size_t n = std::min(line.size(), textBytes - 1);
+  line.copy(text, n);
+  text[n] = '\0';
   return braidSuccess;
 }
 

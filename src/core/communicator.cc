@@ -49,6 +49,8 @@ Status Communicator::init(const CommParams& params) {
   void* mem = std::aligned_alloc(64, sliceBytes_ * kScratchSlots);
   if (mem == nullptr) return systemError("cannot allocate scratch buffers");
   scratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(mem), std::free);
+  callSliceBytes_ = sliceBytes_;
+  BRAID_RETURN_IF_ERROR(initTuner());
 
   byRank_.assign(static_cast<size_t>(nranks_), nullptr);
   if (nranks_ > 1) {
@@ -307,21 +309,10 @@ Status Communicator::runBlocking(const OpDesc& desc, const std::function<Status(
 
 Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                   braidDataType_t type, braidRedOp_t op) {
-  const size_t bytes = count * dataTypeSize(type);
-  const AllReduceAlgo algo = chooseAllReduce(bytes, nranks_, meshConnected_, config_.algo);
-  if (logEnabled(LogLevel::kInfo)) {
-    // Shapes by power-of-two size class, so a sweep logs a line per size, not per call.
-    size_t sizeClass = 0;
-    while ((size_t{1} << sizeClass) < bytes) ++sizeClass;
-    std::pair<size_t, int> shape{sizeClass, static_cast<int>(algo)};
-    if (std::find(loggedShapes_.begin(), loggedShapes_.end(), shape) == loggedShapes_.end()) {
-      loggedShapes_.push_back(shape);
-      BRAID_INFO(rank_, "AllReduce of %zu bytes on %d ranks: %s", bytes, nranks_, algoName(algo));
-    }
-  }
-  if (algo == AllReduceAlgo::kDirect)
+  const Choice choice = plan(Collective::kAllReduce, count * dataTypeSize(type));
+  if (choice.algo == Algo::kDirect)
     return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
-  if (algo == AllReduceAlgo::kTree)
+  if (choice.algo == Algo::kTree)
     return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
   return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
 }
@@ -335,26 +326,33 @@ Status Communicator::allReduce(const void* sendbuff, void* recvbuff, size_t coun
 Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                    braidDataType_t type, braidRedOp_t op) {
   return runBlocking({"ReduceScatter", recvcount, type, op, -1}, [&] {
+    plan(Collective::kReduceScatter, recvcount * dataTypeSize(type));
     return ringReduceScatter(*this, sendbuff, recvbuff, recvcount, type, op);
   });
 }
 
 Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                braidDataType_t type) {
-  return runBlocking({"AllGather", sendcount, type, -1, -1},
-                     [&] { return ringAllGather(*this, sendbuff, recvbuff, sendcount, type); });
+  return runBlocking({"AllGather", sendcount, type, -1, -1}, [&] {
+    plan(Collective::kAllGather, sendcount * dataTypeSize(type));
+    return ringAllGather(*this, sendbuff, recvbuff, sendcount, type);
+  });
 }
 
 Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, int root) {
-  return runBlocking({"Broadcast", count, type, -1, root},
-                     [&] { return ringBroadcast(*this, sendbuff, recvbuff, count, type, root); });
+  return runBlocking({"Broadcast", count, type, -1, root}, [&] {
+    plan(Collective::kBroadcast, count * dataTypeSize(type));
+    return ringBroadcast(*this, sendbuff, recvbuff, count, type, root);
+  });
 }
 
 Status Communicator::reduce(const void* sendbuff, void* recvbuff, size_t count,
                             braidDataType_t type, braidRedOp_t op, int root) {
-  return runBlocking({"Reduce", count, type, op, root},
-                     [&] { return ringReduce(*this, sendbuff, recvbuff, count, type, op, root); });
+  return runBlocking({"Reduce", count, type, op, root}, [&] {
+    plan(Collective::kReduce, count * dataTypeSize(type));
+    return ringReduce(*this, sendbuff, recvbuff, count, type, op, root);
+  });
 }
 
 Status Communicator::allReduceAsync(const void* sendbuff, void* recvbuff, size_t count,

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "algo/algo_context.h"
+#include "algo/tuner.h"
 #include "bootstrap/bootstrap.h"
 #include "core/config.h"
 #include "core/fd.h"
@@ -80,6 +81,9 @@ class Communicator : private AlgoContext {
   // The sticky failure, if any.
   Status health() const;
 
+  // The tuner's choice for a collective of `bytes` bytes on this communicator (pure, local).
+  Choice tuning(Collective coll, size_t bytes) const;
+
  private:
   explicit Communicator(const CommParams& params) : rank_(params.rank), nranks_(params.nranks) {}
   Status init(const CommParams& params);
@@ -97,7 +101,7 @@ class Communicator : private AlgoContext {
   Status waitRecv(Connection* conn, uint64_t ticket) override {
     return waitTicket(conn, false, ticket);
   }
-  size_t sliceBytes() const override { return sliceBytes_; }
+  size_t sliceBytes() const override { return callSliceBytes_; }
   char* scratch(int slot) override {
     return scratch_.get() + static_cast<size_t>(slot) * sliceBytes_;
   }
@@ -108,6 +112,10 @@ class Communicator : private AlgoContext {
   Status execute(const OpDesc& desc, const std::function<Status()>& body);
   Status runAllReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
                       braidRedOp_t op);
+  // Asks the tuner for this call's plan, sets the call's slice, logs a new shape at INFO.
+  Choice plan(Collective coll, size_t bytes);
+  // The tuner's inputs: rank 0's cost parameters (every rank plans alike) and the link class.
+  Status initTuner();
   Status runBlocking(const OpDesc& desc, const std::function<Status()>& body);
   // BRAID_CHECK: every rank's OpDesc for this call, compared out of band.
   Status checkAgreement(const OpDesc& desc);
@@ -127,10 +135,13 @@ class Communicator : private AlgoContext {
   std::vector<Connection*> byRank_;  // nullptr where not connected
   bool meshConnected_ = false;
   std::unique_ptr<char, void (*)(void*)> directScratch_{nullptr, nullptr};
-  // AllReduce shapes already logged at INFO (algorithm choice is logged once per shape).
-  std::vector<std::pair<size_t, int>> loggedShapes_;
+  CostModel costModel_;
+  LinkClass linkClass_ = LinkClass::kSocket;
+  // Shapes (collective, power-of-two size class) already logged at INFO.
+  std::vector<std::pair<int, int>> loggedShapes_;
   HostMemoryOps memory_;
-  size_t sliceBytes_ = 0;
+  size_t sliceBytes_ = 0;      // scratch slice allocated (the largest chunk)
+  size_t callSliceBytes_ = 0;  // this call's chunk (the tuner's, <= sliceBytes_)
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, nullptr};
   std::vector<pollfd> pollfds_;
   uint64_t opSeq_ = 0;  // collectives started, for BRAID_CHECK messages
