@@ -118,8 +118,7 @@ Status parseCostModel(const std::string& text, const std::string& fileName, Cost
     double* fields[] = {&c.alphaUs, &c.gbPerS, &c.reduceGbPerS};
     for (size_t i = 1; i < w.size(); ++i) {
       if (!parsePositive(w[i], fields[i - 1])) {
-        return invalidArgument(where + names[i - 1] + " '" + w[i] +
-                               "' is not a positive number");
+        return invalidArgument(where + names[i - 1] + " '" + w[i] + "' is not a positive number");
       }
     }
     m.of(link) = c;

@@ -43,8 +43,8 @@ const char* algoName(Algo algo);
 const char* linkClassName(LinkClass link);
 
 struct LinkCost {
-  double alphaUs = 0;     // per pipeline step
-  double gbPerS = 0;      // link bandwidth (1 / beta), GB/s (1e9 bytes)
+  double alphaUs = 0;       // per pipeline step
+  double gbPerS = 0;        // link bandwidth (1 / beta), GB/s (1e9 bytes)
   double reduceGbPerS = 0;  // local reduction (1 / gamma), GB/s of output
 };
 

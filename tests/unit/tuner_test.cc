@@ -66,23 +66,23 @@ TEST(Tuner, DirectOnlyWhereItCanRun) {
   // Without a full mesh, or past its scratch on more than two ranks, direct is never chosen.
   EXPECT_NE(choose(m, shapeOf(Collective::kAllReduce, 64, 16, false), {}, kMax).algo,
             Algo::kDirect);
-  EXPECT_FALSE(algoAvailable(Algo::kDirect,
-                             shapeOf(Collective::kAllReduce, kDirectMaxBytes + 1, 4, true)));
+  EXPECT_FALSE(
+      algoAvailable(Algo::kDirect, shapeOf(Collective::kAllReduce, kDirectMaxBytes + 1, 4, true)));
   EXPECT_TRUE(algoAvailable(Algo::kDirect, shapeOf(Collective::kAllReduce, 64 << 20, 2, true)));
   // Small messages on a small mesh: one step wins.
-  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1024, 4, true, LinkClass::kLoopback), {},
-                   kMax)
-                .algo,
-            Algo::kDirect);
+  EXPECT_EQ(
+      choose(m, shapeOf(Collective::kAllReduce, 1024, 4, true, LinkClass::kLoopback), {}, kMax)
+          .algo,
+      Algo::kDirect);
   // Two ranks on loopback: direct up to about 1 MiB, ring past it (docs/performance.md).
-  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 256 << 10, 2, true, LinkClass::kLoopback),
-                   {}, kMax)
-                .algo,
-            Algo::kDirect);
-  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 8 << 20, 2, true, LinkClass::kLoopback), {},
-                   kMax)
-                .algo,
-            Algo::kRing);
+  EXPECT_EQ(
+      choose(m, shapeOf(Collective::kAllReduce, 256 << 10, 2, true, LinkClass::kLoopback), {}, kMax)
+          .algo,
+      Algo::kDirect);
+  EXPECT_EQ(
+      choose(m, shapeOf(Collective::kAllReduce, 8 << 20, 2, true, LinkClass::kLoopback), {}, kMax)
+          .algo,
+      Algo::kRing);
 }
 
 TEST(Tuner, ForcedAlgorithmAndFallback) {
@@ -148,9 +148,9 @@ TEST(Tuner, Monotone) {
 TEST(TunerCostFile, ParsesAndKeepsUnlisted) {
   CostModel m = CostModel::defaults();
   const LinkCost loop = m.of(LinkClass::kLoopback);
-  ASSERT_TRUE(parseCostModel("# cluster\n\nsocket 120 0.125   # alpha, GB/s\nshm 1.5 12 25\n",
-                             "f.txt", &m)
-                  .isOk());
+  ASSERT_TRUE(
+      parseCostModel("# cluster\n\nsocket 120 0.125   # alpha, GB/s\nshm 1.5 12 25\n", "f.txt", &m)
+          .isOk());
   EXPECT_DOUBLE_EQ(m.of(LinkClass::kSocket).alphaUs, 120);
   EXPECT_DOUBLE_EQ(m.of(LinkClass::kSocket).gbPerS, 0.125);
   EXPECT_DOUBLE_EQ(m.of(LinkClass::kSocket).reduceGbPerS,
