@@ -312,8 +312,7 @@ Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t c
   const Choice choice = plan(Collective::kAllReduce, count * dataTypeSize(type));
   if (choice.algo == Algo::kDirect)
     return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
-  if (choice.algo == Algo::kTree)
-    return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (choice.algo == Algo::kTree) return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
   return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
 }
 
