@@ -55,12 +55,12 @@ const char* linkClassName(LinkClass link) {
 CostModel CostModel::defaults() {
   CostModel m;
   // TCP between hosts: a 10 GbE-class link and a socket round trip through two kernels.
-  m.of(LinkClass::kSocket) = {30.0, 1.2, 30.0};
+  m.of(LinkClass::kSocket) = {30.0, 1.2, 30.0, 2.0};
   // TCP loopback on one host (docs/performance.md): ~15 us per step including the wake-up,
   // ~3 GB/s per stream with the copies; reductions at 30-40 GB/s (AVX2 kernels).
-  m.of(LinkClass::kLoopback) = {15.0, 3.0, 30.0};
+  m.of(LinkClass::kLoopback) = {12.0, 3.0, 30.0, 2.0};
   // Shared memory (a transport being added separately): placeholder until it is measured.
-  m.of(LinkClass::kShm) = {2.0, 10.0, 30.0};
+  m.of(LinkClass::kShm) = {2.0, 10.0, 30.0, 0.5};
   return m;
 }
 
@@ -103,19 +103,28 @@ Status parseCostModel(const std::string& text, const std::string& fileName, Cost
     for (std::string s; words >> s;) w.push_back(s);
     if (w.empty()) continue;
     const std::string where = fileName + ":" + std::to_string(lineNo) + ": ";
+    if (w[0] == "cpu_share") {
+      double v = 0;
+      if (w.size() != 2 || !parsePositive(w[1], &v) || v > 1) {
+        return invalidArgument(where + "expected 'cpu_share <fraction in (0, 1]>'");
+      }
+      m.cpuShare = v;
+      continue;
+    }
     LinkClass link{};
     if (!parseLinkClass(w[0], &link)) {
       return invalidArgument(where + "unknown link class '" + w[0] +
-                             "' (expected socket, loopback or shm)");
+                             "' (expected socket, loopback, shm or cpu_share)");
     }
-    if (w.size() < 3 || w.size() > 4) {
+    if (w.size() < 3 || w.size() > 5) {
       return invalidArgument(where +
-                             "expected '<link class> <alpha_us> <GB/s> [<reduce GB/s>]', got " +
+                             "expected '<link class> <alpha_us> <GB/s> [<reduce GB/s> "
+                             "[<msg_us>]]', got " +
                              std::to_string(w.size()) + " fields");
     }
     LinkCost c = m.of(link);
-    const char* names[] = {"alpha_us", "bandwidth GB/s", "reduce GB/s"};
-    double* fields[] = {&c.alphaUs, &c.gbPerS, &c.reduceGbPerS};
+    const char* names[] = {"alpha_us", "bandwidth GB/s", "reduce GB/s", "msg_us"};
+    double* fields[] = {&c.alphaUs, &c.gbPerS, &c.reduceGbPerS, &c.msgUs};
     for (size_t i = 1; i < w.size(); ++i) {
       if (!parsePositive(w[i], fields[i - 1])) {
         return invalidArgument(where + names[i - 1] + " '" + w[i] + "' is not a positive number");
@@ -148,18 +157,20 @@ bool algoAvailable(Algo algo, const Shape& shape) {
   return false;
 }
 
-double predictUs(const LinkCost& cost, Algo algo, const Shape& shape, size_t chunkBytes) {
+double predictUs(const LinkCost& cost, double cpuShare, Algo algo, const Shape& shape,
+                 size_t chunkBytes) {
   const double n = shape.nranks;
   const double b = static_cast<double>(shape.bytes);
   if (shape.nranks <= 1 || shape.bytes == 0) return 0;
   const double a = cost.alphaUs;
   const double beta = 1.0 / (cost.gbPerS * 1e3);  // us per byte
   const double gamma = 1.0 / (cost.reduceGbPerS * 1e3);
+  const double o = cost.msgUs / (cpuShare > 0 && cpuShare < 1 ? cpuShare : 1.0);
   const double c = static_cast<double>(std::max<size_t>(chunkBytes, 1));
   auto chunks = [&](double x) { return std::max(1.0, std::ceil(x / c)); };
   switch (shape.coll) {
     case Collective::kAllReduce:
-      if (algo == Algo::kDirect) return a + (n - 1) * b * (beta + gamma);
+      if (algo == Algo::kDirect) return a + (n - 1) * o + (n - 1) * b * (beta + gamma);
       if (algo == Algo::kTree) {
         // Depth of the deeper tree, then the pipeline: the first chunk goes up and down (each
         // hop: two half-chunks in, one out), the others follow one step each (four per step).
@@ -167,20 +178,26 @@ double predictUs(const LinkCost& cost, Algo algo, const Shape& shape, size_t chu
         const double half = b / 2;
         const double cc = std::min(c, half);
         const double k = chunks(half);
-        return 2 * d * (a + 2 * cc * beta) + (k - 1) * (a + 4 * cc * beta) + half * gamma;
+        return 2 * d * (2 * a + 2 * cc * beta) + (k - 1) * (a + 8 * cc * beta) +
+               4 * (n - 1) / n * k * o + half * gamma;
       }
-      return 2 * (n - 1) * chunks(b / n) * a + 2 * (n - 1) / n * b * beta + (n - 1) / n * b * gamma;
+      {
+        const double m = shape.count != 0 ? static_cast<double>(shape.count) : b;
+        const double f = std::min(1.0, m / n);
+        return 2 * (n - 1) * chunks(b / n) * (a + f * o) + 2 * (n - 1) / n * b * beta +
+               (n - 1) / n * b * gamma;
+      }
     case Collective::kReduceScatter:
     case Collective::kAllGather: {
       // b is the per-rank block; the ring moves (n-1) blocks per rank.
       const double red = shape.coll == Collective::kReduceScatter ? gamma : 0;
-      return (n - 1) * chunks(b) * a + (n - 1) * b * (beta + red);
+      return (n - 1) * chunks(b) * (a + o) + (n - 1) * b * (beta + red);
     }
     case Collective::kBroadcast:
     case Collective::kReduce: {
       const double red = shape.coll == Collective::kReduce ? gamma : 0;
       const double cc = std::min(c, b);
-      return (chunks(b) + n - 2) * (a + cc * (beta + red));
+      return (chunks(b) + n - 2) * (a + cc * (beta + red)) + chunks(b) * o;
     }
   }
   return 0;
@@ -218,7 +235,7 @@ Choice choose(const CostModel& model, const Shape& shape, const Overrides& overr
   best.predictedUs = -1;
   for (Algo a : algos) {
     for (size_t c : chunkSizes) {
-      const double t = predictUs(cost, a, shape, c);
+      const double t = predictUs(cost, model.cpuShare, a, shape, c);
       // Strictly better only: ties keep the earlier (ring before tree before direct, the larger
       // chunk before the smaller).
       if (best.predictedUs < 0 || t < best.predictedUs * (1 - 1e-9)) {

@@ -6,21 +6,33 @@
 // cost parameters) and unit tests can probe any cluster as data.
 //
 // Model, per link class (socket across hosts, loopback on one host, shm reserved):
-//   alpha  latency of one pipeline step (a message between two ranks, including the wake-up),
-//   beta   seconds per byte on a rank's link (1 / bandwidth; sends and receives overlap),
-//   gamma  seconds per byte of a local reduction.
-// Per algorithm, for b bytes on n ranks with chunk c (k = ceil(x / c) pipeline chunks of x):
-//   ring AllReduce   2(n-1) steps per slab of n chunks: 2(n-1) * slabs * alpha
-//                    + 2(n-1)/n * b * beta + (n-1)/n * b * gamma
-//   tree AllReduce   two trees, each half the data, pipelined over depth d = floor(log2 n):
-//                    (k + 2d + 2) steps of alpha + 4 c' beta (an interior rank moves four
-//                    half-chunks c' per step), k = ceil(b / 2 / c'), plus b/2 * gamma
-//   direct AllReduce one step: alpha + (n-1) b beta + (n-1) b gamma (mesh only; n == 2 or
-//                    b <= kDirectMaxBytes)
-//   ring Broadcast   a chain of n-1 hops: (k + n - 2) * (alpha + c beta)
-//   ring Reduce      the same chain with a reduction per hop: (k + n - 2) * (alpha + c (beta +
-//                    gamma))
-//   ReduceScatter / AllGather: ring only ((n-1) steps, (n-1)/n * b * n on the wire).
+//   alpha  latency of one step on the critical path (wire and wake-up), us,
+//   o      CPU time per message (system calls and the kernel's network stack, which on one
+//          machine runs on the sender's core), us; divided by the rank's CPU share s,
+//   beta   us per byte on a rank's link (1 / bandwidth; sends and receives overlap),
+//   gamma  us per byte of a local reduction.
+// s, machine-wide, is the share of a core each rank gets: 1 when every rank has its own core,
+// cores / ranks on an oversubscribed host. Time = steps on the critical path x alpha
+// + messages each rank sends x o / s + bytes x beta and gamma. For b bytes on n ranks, chunk c
+// (k = ceil(x / c) pipeline chunks of x):
+//   ring AllReduce   2(n-1) steps per slab of n chunks, a message each (fewer when the count
+//                    m < n leaves chunks empty: f = min(1, m / n)):
+//                    2(n-1) slabs (alpha + f o/s) + 2(n-1)/n b beta + (n-1)/n b gamma
+//   tree AllReduce   two trees, each half the data, pipelined over depth d = floor(log2 n): the
+//                    first chunk goes up and down 2d hops, each hop two step latencies (every
+//                    rank runs both trees' phases one after the other) and two half-chunks c'
+//                    in; the others follow one step each, whose four phases (up and down in
+//                    both trees) wait on their receives in turn, so a step's eight half-chunk
+//                    transfers barely overlap (measured: 8 c' beta per step on the namespace
+//                    cluster); every chunk crosses each tree edge twice, 4(n-1)/n messages
+//                    per rank:
+//                    2d (2 alpha + 2 c' beta) + (k - 1)(alpha + 8 c' beta) + 4(n-1)/n k o/s
+//                    + b/2 gamma, k = ceil(b / 2 / c')
+//   direct AllReduce one step, n-1 messages: alpha + (n-1) o/s + (n-1) b (beta + gamma)
+//                    (mesh only; n == 2 or b <= kDirectMaxBytes)
+//   ring Broadcast   a chain of n-1 hops: (k + n - 2)(alpha + c beta) + k o/s
+//   ring Reduce      the same chain with a reduction per hop: ... + c (beta + gamma)
+//   ReduceScatter / AllGather (b per rank): ring only, (n-1) k (alpha + o/s) + (n-1) b beta
 // Channels: the model has the term (one channel's copy and stream rate) but this build runs
 // every collective on one channel, so nchannels is always 1 (docs/architecture.md).
 #pragma once
@@ -46,10 +58,14 @@ struct LinkCost {
   double alphaUs = 0;       // per pipeline step
   double gbPerS = 0;        // link bandwidth (1 / beta), GB/s (1e9 bytes)
   double reduceGbPerS = 0;  // local reduction (1 / gamma), GB/s of output
+  double msgUs = 0;         // CPU per message (o), us
 };
 
 struct CostModel {
   std::array<LinkCost, kLinkClasses> link{};
+  // Share of a core per rank (s): 0 = derive it (the communicator uses cores / ranks on rank
+  // 0's host, at most 1); a cost file may set it (cpu_share), e.g. for a simulated cluster.
+  double cpuShare = 0;
   const LinkCost& of(LinkClass c) const { return link[static_cast<size_t>(c)]; }
   LinkCost& of(LinkClass c) { return link[static_cast<size_t>(c)]; }
   // Built-in defaults (measured on this project's machines; docs/performance.md).
@@ -57,7 +73,8 @@ struct CostModel {
 };
 
 // Parses a cost file (BRAID_TUNER_FILE). Format, one entry a line, '#' starts a comment:
-//   <link class> <alpha_us> <bandwidth_GB/s> [<reduce_GB/s>]
+//   <link class> <alpha_us> <bandwidth_GB/s> [<reduce_GB/s> [<msg_us>]]
+//   cpu_share <fraction of a core per rank, (0, 1]>
 // where link class is socket, loopback or shm; entries not listed keep the values of *model.
 // Errors name file:line.
 Status parseCostModel(const std::string& text, const std::string& fileName, CostModel* model);
@@ -66,6 +83,7 @@ Status loadCostModel(const std::string& path, CostModel* model);
 struct Shape {
   Collective coll = Collective::kAllReduce;
   size_t bytes = 0;
+  size_t count = 0;  // elements; 0 = unknown (taken as bytes)
   int nranks = 1;
   bool meshConnected = false;  // a connection to every peer (the direct algorithm needs it)
   LinkClass link = LinkClass::kSocket;
@@ -89,7 +107,8 @@ struct Choice {
 bool algoAvailable(Algo algo, const Shape& shape);
 
 // Predicted time in microseconds of `algo` with chunk `chunkBytes` (assumes algoAvailable).
-double predictUs(const LinkCost& cost, Algo algo, const Shape& shape, size_t chunkBytes);
+double predictUs(const LinkCost& cost, double cpuShare, Algo algo, const Shape& shape,
+                 size_t chunkBytes);
 
 // The choice for one shape. maxChunkBytes bounds the chunk (the scratch slices the
 // communicator allocated); a forced algorithm that cannot run falls back to ring.

@@ -341,8 +341,9 @@ BRAID_API braidResult_t braidCommUserRank(const braidComm_t comm, int* rank) {
   return braidSuccess;
 }
 
-BRAID_API braidResult_t braidCommDescribeTuning(braidComm_t comm, int collective, size_t bytes,
-                                                char* text, size_t textBytes) {
+BRAID_API braidResult_t braidCommDescribeTuning(braidComm_t comm, int collective, size_t count,
+                                                braidDataType_t datatype, char* text,
+                                                size_t textBytes) {
   const char* what = "braidCommDescribeTuning";
   if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
   if (text == nullptr || textBytes == 0) {
@@ -352,8 +353,12 @@ BRAID_API braidResult_t braidCommDescribeTuning(braidComm_t comm, int collective
     return record(comm, invalidArgument(std::string(what) + ": collective " +
                                         std::to_string(collective) + " is not 0..4"));
   }
-  const std::string line =
-      describeChoice(comm->impl->tuning(static_cast<braid::Collective>(collective), bytes));
+  if (!isValidDataType(datatype)) {
+    return record(comm, invalidArgument(std::string(what) + ": invalid datatype " +
+                                        std::to_string(static_cast<int>(datatype))));
+  }
+  const std::string line = describeChoice(comm->impl->tuning(
+      static_cast<braid::Collective>(collective), count * dataTypeSize(datatype), count));
   const size_t n = std::min(line.size(), textBytes - 1);
   line.copy(text, n);
   text[n] = '\0';

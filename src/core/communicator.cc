@@ -309,7 +309,7 @@ Status Communicator::runBlocking(const OpDesc& desc, const std::function<Status(
 
 Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                   braidDataType_t type, braidRedOp_t op) {
-  const Choice choice = plan(Collective::kAllReduce, count * dataTypeSize(type));
+  const Choice choice = plan(Collective::kAllReduce, count * dataTypeSize(type), count);
   if (choice.algo == Algo::kDirect)
     return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
   if (choice.algo == Algo::kTree) return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
@@ -325,7 +325,7 @@ Status Communicator::allReduce(const void* sendbuff, void* recvbuff, size_t coun
 Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                    braidDataType_t type, braidRedOp_t op) {
   return runBlocking({"ReduceScatter", recvcount, type, op, -1}, [&] {
-    plan(Collective::kReduceScatter, recvcount * dataTypeSize(type));
+    plan(Collective::kReduceScatter, recvcount * dataTypeSize(type), recvcount);
     return ringReduceScatter(*this, sendbuff, recvbuff, recvcount, type, op);
   });
 }
@@ -333,7 +333,7 @@ Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t 
 Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                braidDataType_t type) {
   return runBlocking({"AllGather", sendcount, type, -1, -1}, [&] {
-    plan(Collective::kAllGather, sendcount * dataTypeSize(type));
+    plan(Collective::kAllGather, sendcount * dataTypeSize(type), sendcount);
     return ringAllGather(*this, sendbuff, recvbuff, sendcount, type);
   });
 }
@@ -341,7 +341,7 @@ Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t send
 Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, int root) {
   return runBlocking({"Broadcast", count, type, -1, root}, [&] {
-    plan(Collective::kBroadcast, count * dataTypeSize(type));
+    plan(Collective::kBroadcast, count * dataTypeSize(type), count);
     return ringBroadcast(*this, sendbuff, recvbuff, count, type, root);
   });
 }
@@ -349,7 +349,7 @@ Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t coun
 Status Communicator::reduce(const void* sendbuff, void* recvbuff, size_t count,
                             braidDataType_t type, braidRedOp_t op, int root) {
   return runBlocking({"Reduce", count, type, op, root}, [&] {
-    plan(Collective::kReduce, count * dataTypeSize(type));
+    plan(Collective::kReduce, count * dataTypeSize(type), count);
     return ringReduce(*this, sendbuff, recvbuff, count, type, op, root);
   });
 }

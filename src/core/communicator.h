@@ -81,8 +81,9 @@ class Communicator : private AlgoContext {
   // The sticky failure, if any.
   Status health() const;
 
-  // The tuner's choice for a collective of `bytes` bytes on this communicator (pure, local).
-  Choice tuning(Collective coll, size_t bytes) const;
+  // The tuner's choice for a collective of `bytes` bytes (`count` elements, 0 if unknown) on
+  // this communicator (pure, local).
+  Choice tuning(Collective coll, size_t bytes, size_t count = 0) const;
 
  private:
   explicit Communicator(const CommParams& params) : rank_(params.rank), nranks_(params.nranks) {}
@@ -113,7 +114,7 @@ class Communicator : private AlgoContext {
   Status runAllReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
                       braidRedOp_t op);
   // Asks the tuner for this call's plan, sets the call's slice, logs a new shape at INFO.
-  Choice plan(Collective coll, size_t bytes);
+  Choice plan(Collective coll, size_t bytes, size_t count);
   // The tuner's inputs: rank 0's cost parameters (every rank plans alike) and the link class.
   Status initTuner();
   Status runBlocking(const OpDesc& desc, const std::function<Status()>& body);

@@ -1,6 +1,8 @@
 // The communicator's side of the tuner (algo/tuner.h): its inputs at init (rank 0's cost
 // parameters, the link class) and the per-call plan. Kept apart from communicator.cc so the
 // engine and the tuning policy change independently.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -16,6 +18,16 @@ Status Communicator::initTuner() {
     if (!s) return s.withContext("rank " + std::to_string(rank_) + ": ");
   }
   if (nranks_ <= 1) return Status::ok();
+  const auto& table = bootstrap_->table();
+  if (costModel_.cpuShare <= 0) {
+    // Cores per rank on this host (rank 0's value is the one every rank adopts below).
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const auto local = std::count_if(table.begin(), table.end(), [&](const RankInfo& r) {
+      return r.hostId == table[static_cast<size_t>(rank_)].hostId;
+    });
+    costModel_.cpuShare =
+        std::min(1.0, static_cast<double>(std::max(1L, cores)) / static_cast<double>(local));
+  }
   // Every rank must plan alike (a different chunk or algorithm on one rank would hang the
   // collective): everyone adopts rank 0's parameters.
   std::vector<uint8_t> all;
@@ -23,21 +35,24 @@ Status Communicator::initTuner() {
   std::memcpy(&costModel_, all.data(), sizeof(costModel_));
   // The slowest class any pair uses: all on one host is loopback TCP, anything else crosses a
   // network. (A shared-memory transport will add kShm for single-host communicators.)
-  const auto& table = bootstrap_->table();
   const bool oneHost = std::all_of(table.begin(), table.end(),
                                    [&](const RankInfo& r) { return r.hostId == table[0].hostId; });
   linkClass_ = oneHost ? LinkClass::kLoopback : LinkClass::kSocket;
   const LinkCost& c = costModel_.of(linkClass_);
-  BRAID_INFO(rank_, "tuner: link class %s, alpha %.1f us, %.3f GB/s, reduce %.1f GB/s%s%s",
-             linkClassName(linkClass_), c.alphaUs, c.gbPerS, c.reduceGbPerS,
-             config_.tunerFile.empty() ? "" : ", from ", config_.tunerFile.c_str());
+  BRAID_INFO(rank_,
+             "tuner: link class %s, alpha %.1f us, %.3f GB/s, reduce %.1f GB/s, %.1f us per "
+             "message, cpu share %.2f%s%s",
+             linkClassName(linkClass_), c.alphaUs, c.gbPerS, c.reduceGbPerS, c.msgUs,
+             costModel_.cpuShare, config_.tunerFile.empty() ? "" : ", from rank 0's ",
+             config_.tunerFile.c_str());
   return Status::ok();
 }
 
-Choice Communicator::tuning(Collective coll, size_t bytes) const {
+Choice Communicator::tuning(Collective coll, size_t bytes, size_t count) const {
   Shape shape;
   shape.coll = coll;
   shape.bytes = bytes;
+  shape.count = count;
   shape.nranks = nranks_;
   shape.meshConnected = meshConnected_;
   shape.link = linkClass_;
@@ -47,8 +62,8 @@ Choice Communicator::tuning(Collective coll, size_t bytes) const {
   return choose(costModel_, shape, over, sliceBytes_);
 }
 
-Choice Communicator::plan(Collective coll, size_t bytes) {
-  const Choice choice = tuning(coll, bytes);
+Choice Communicator::plan(Collective coll, size_t bytes, size_t count) {
+  const Choice choice = tuning(coll, bytes, count);
   callSliceBytes_ = std::min(sliceBytes_, (choice.chunkBytes + 63) / 64 * 64);
   if (logEnabled(LogLevel::kInfo)) {
     // Shapes by power-of-two size class, so a sweep logs a line per size, not per call.

@@ -25,7 +25,7 @@ Shape shapeOf(Collective coll, size_t bytes, int n, bool mesh = true,
 // A 1 Gbit/s network with 100 us per step: the namespace cluster of benchmarks/crossover.
 CostModel slowNetwork() {
   CostModel m = CostModel::defaults();
-  m.of(LinkClass::kSocket) = {100.0, 0.125, 20.0};
+  m.of(LinkClass::kSocket) = {100.0, 0.125, 20.0, 5.0};
   return m;
 }
 
@@ -50,7 +50,7 @@ TEST(Tuner, PicksTheCheapestPrediction) {
       for (Algo a : {Algo::kRing, Algo::kTree, Algo::kDirect}) {
         if (!algoAvailable(a, s)) continue;
         for (size_t chunk = 16 << 10; chunk <= kMax; chunk *= 2) {
-          EXPECT_LE(c.predictedUs, predictUs(m.of(s.link), a, s, chunk) * (1 + 1e-9))
+          EXPECT_LE(c.predictedUs, predictUs(m.of(s.link), m.cpuShare, a, s, chunk) * (1 + 1e-9))
               << "n " << n << " bytes " << bytes << " " << algoName(a) << " chunk " << chunk;
         }
       }
@@ -115,7 +115,7 @@ TEST(Tuner, ChunkOverrideAndBound) {
   o.chunkBytes = 8 << 20;
   EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 64 << 20, 8), o, kMax).chunkBytes, kMax);
   // The pipelined tree wants chunks smaller than the slice on medium messages.
-  const Choice c = choose(m, shapeOf(Collective::kAllReduce, 256 << 10, 32, false), {}, kMax);
+  const Choice c = choose(m, shapeOf(Collective::kAllReduce, 64 << 10, 32, false), {}, kMax);
   EXPECT_EQ(c.algo, Algo::kTree);
   EXPECT_LT(c.chunkBytes, kMax);
 }
@@ -129,20 +129,42 @@ TEST(Tuner, BroadcastChainPipelinesWithSmallerChunksOnLongChains) {
   EXPECT_LT(many.chunkBytes, kMax);
 }
 
+TEST(Tuner, RingWithFewerElementsThanRanksSendsFewerMessages) {
+  const CostModel m = slowNetwork();
+  Shape two = shapeOf(Collective::kAllReduce, 8, 8);
+  two.count = 2;
+  Shape full = two;
+  full.count = 8;
+  EXPECT_LT(predictUs(m.of(LinkClass::kSocket), 0.25, Algo::kRing, two, kMax),
+            predictUs(m.of(LinkClass::kSocket), 0.25, Algo::kRing, full, kMax));
+}
+
 TEST(Tuner, Monotone) {
   const CostModel m = slowNetwork();
   for (Algo a : {Algo::kRing, Algo::kTree}) {
     double last = 0;
     for (size_t bytes = 4; bytes <= (size_t{64} << 20); bytes *= 2) {
-      const double t =
-          predictUs(m.of(LinkClass::kSocket), a, shapeOf(Collective::kAllReduce, bytes, 8), kMax);
+      const double t = predictUs(m.of(LinkClass::kSocket), 1, a,
+                                 shapeOf(Collective::kAllReduce, bytes, 8), kMax);
       EXPECT_GE(t, last) << algoName(a) << " " << bytes;
       last = t;
     }
   }
-  EXPECT_EQ(predictUs(m.of(LinkClass::kSocket), Algo::kRing,
+  EXPECT_EQ(predictUs(m.of(LinkClass::kSocket), 1, Algo::kRing,
                       shapeOf(Collective::kAllReduce, 1 << 20, 1), kMax),
             0);
+}
+
+TEST(Tuner, OversubscribedCoresFavourFewerMessagesPerRank) {
+  // Eight ranks sharing two cores (cpu share 0.25): direct's 14 messages per rank cost more
+  // than the tree's three per hop, so small messages go to the tree; with a core per rank,
+  // direct's single step wins.
+  CostModel m = CostModel::defaults();
+  m.of(LinkClass::kSocket) = {5.0, 0.118, 10.0, 8.0};
+  m.cpuShare = 0.25;
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 512, 8), {}, kMax).algo, Algo::kTree);
+  m.cpuShare = 1;
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 512, 8), {}, kMax).algo, Algo::kDirect);
 }
 
 TEST(TunerCostFile, ParsesAndKeepsUnlisted) {
@@ -173,6 +195,8 @@ TEST(TunerCostFile, ErrorsNameFileAndLine) {
   EXPECT_NE(s.message().find("c.txt:1: bandwidth"), std::string::npos) << s.message();
   s = parseCostModel("loopback 1 2 x\n", "c.txt", &m);
   EXPECT_NE(s.message().find("reduce"), std::string::npos) << s.message();
+  s = parseCostModel("cpu_share 2\n", "c.txt", &m);
+  EXPECT_NE(s.message().find("c.txt:1: expected 'cpu_share"), std::string::npos) << s.message();
   s = loadCostModel("/nonexistent/braid-cost", &m);
   EXPECT_NE(s.message().find("/nonexistent/braid-cost"), std::string::npos) << s.message();
 }

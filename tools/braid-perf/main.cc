@@ -97,16 +97,18 @@ class BraidBackend : public Backend {
 // --show-algo 1: rank 0 prints, before the table, what the tuner picks for each size of the
 // sweep (braidCommDescribeTuning; the same choice every rank makes for that call).
 void printTuning(braidComm_t comm, const Options& opts, int nranks) {
-  const size_t elem = opts.type < 0 ? 4 : dataTypeSize(static_cast<DataType>(opts.type));
+  const DataType type = opts.type < 0 ? DataType::kFloat : static_cast<DataType>(opts.type);
+  const size_t elem = dataTypeSize(type);
   for (size_t size = opts.minBytes; size <= opts.maxBytes;) {
-    // The table's bytes are the larger buffer; the tuner's are per call (per rank for
-    // ReduceScatter and AllGather).
-    size_t bytes = size / elem * elem;
+    // The table's size is the larger buffer; the call's count is per rank for ReduceScatter
+    // and AllGather.
+    size_t count = size / elem;
     if (opts.coll == Collective::kReduceScatter || opts.coll == Collective::kAllGather)
-      bytes = bytes / elem / static_cast<size_t>(nranks) * elem;
+      count /= static_cast<size_t>(nranks);
     char text[256];
-    if (braidCommDescribeTuning(comm, static_cast<int>(opts.coll), bytes, text, sizeof(text)) ==
-        braidSuccess)
+    if (braidCommDescribeTuning(comm, static_cast<int>(opts.coll), count,
+                                static_cast<braidDataType_t>(type), text,
+                                sizeof(text)) == braidSuccess)
       std::printf("# tuner %12zu bytes: %s\n", size, text);
     const size_t next = opts.stepFactor > 1 ? size * opts.stepFactor : size + opts.stepBytes;
     if (next <= size) break;
