@@ -178,7 +178,7 @@ double predictUs(const LinkCost& cost, double cpuShare, Algo algo, const Shape& 
         const double half = b / 2;
         const double cc = std::min(c, half);
         const double k = chunks(half);
-        return 2 * d * (2 * a + 2 * cc * beta) + (k - 1) * (a + 8 * cc * beta) +
+        return 2 * d * (2 * a + cc * beta) + (k - 1) * (a + 8 * cc * beta) +
                4 * (n - 1) / n * k * o + half * gamma;
       }
       {

@@ -20,13 +20,14 @@
 //                    2(n-1) slabs (alpha + f o/s) + 2(n-1)/n b beta + (n-1)/n b gamma
 //   tree AllReduce   two trees, each half the data, pipelined over depth d = floor(log2 n): the
 //                    first chunk goes up and down 2d hops, each hop two step latencies (every
-//                    rank runs both trees' phases one after the other) and two half-chunks c'
-//                    in; the others follow one step each, whose four phases (up and down in
+//                    rank runs both trees' phases one after the other) and one half-chunk c'
+//                    (fitted: the two children's sends overlap the hop's latency); the others
+//                    follow one step each, whose four phases (up and down in
 //                    both trees) wait on their receives in turn, so a step's eight half-chunk
 //                    transfers barely overlap (measured: 8 c' beta per step on the namespace
 //                    cluster); every chunk crosses each tree edge twice, 4(n-1)/n messages
 //                    per rank:
-//                    2d (2 alpha + 2 c' beta) + (k - 1)(alpha + 8 c' beta) + 4(n-1)/n k o/s
+//                    2d (2 alpha + c' beta) + (k - 1)(alpha + 8 c' beta) + 4(n-1)/n k o/s
 //                    + b/2 gamma, k = ceil(b / 2 / c')
 //   direct AllReduce one step, n-1 messages: alpha + (n-1) o/s + (n-1) b (beta + gamma)
 //                    (mesh only; n == 2 or b <= kDirectMaxBytes)
