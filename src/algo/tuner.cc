@@ -149,7 +149,11 @@ bool algoAvailable(Algo algo, const Shape& shape) {
     case Algo::kRing:
       return true;
     case Algo::kTree:
-      return shape.coll == Collective::kAllReduce;
+      // The rooted trees of Broadcast and Reduce link ranks the sparse (n > kMeshMaxRanks)
+      // communicators do not connect.
+      return shape.coll == Collective::kAllReduce ||
+             ((shape.coll == Collective::kBroadcast || shape.coll == Collective::kReduce) &&
+              shape.meshConnected);
     case Algo::kDirect:
       return shape.coll == Collective::kAllReduce && shape.meshConnected &&
              (shape.nranks == 2 || shape.bytes <= kDirectMaxBytes);
@@ -197,6 +201,11 @@ double predictUs(const LinkCost& cost, double cpuShare, Algo algo, const Shape& 
     case Collective::kReduce: {
       const double red = shape.coll == Collective::kReduce ? gamma : 0;
       const double cc = std::min(c, b);
+      if (algo == Algo::kTree) {
+        // A binary tree of depth d: each step a rank moves a chunk to (or from) two children.
+        const double d = std::max(1.0, std::floor(std::log2(n)));
+        return (chunks(b) + d - 1) * (a + 2 * cc * (beta + red)) + chunks(b) * o;
+      }
       return (chunks(b) + n - 2) * (a + cc * (beta + red)) + chunks(b) * o;
     }
   }

@@ -33,6 +33,9 @@
 //                    (mesh only; n == 2 or b <= kDirectMaxBytes)
 //   ring Broadcast   a chain of n-1 hops: (k + n - 2)(alpha + c beta) + k o/s
 //   ring Reduce      the same chain with a reduction per hop: ... + c (beta + gamma)
+//   tree Broadcast / Reduce (mesh only): a binary tree of depth d = floor(log2 n), each step a
+//                    chunk to or from two children: (k + d - 1)(alpha + 2 c beta) + k o/s
+//                    (Reduce: 2 c (beta + gamma))
 //   ReduceScatter / AllGather (b per rank): ring only, (n-1) k (alpha + o/s) + (n-1) b beta
 // Channels: the model has the term (one channel's copy and stream rate) but this build runs
 // every collective on one channel, so nchannels is always 1 (docs/architecture.md).
@@ -104,7 +107,8 @@ struct Choice {
 };
 
 // Whether `algo` can run `shape` at all (direct needs the mesh and a small message or two
-// ranks; tree exists for AllReduce; everything has a ring).
+// ranks; tree exists for AllReduce, and for Broadcast and Reduce on a mesh; everything has a
+// ring).
 bool algoAvailable(Algo algo, const Shape& shape);
 
 // Predicted time in microseconds of `algo` with chunk `chunkBytes` (assumes algoAvailable).

@@ -11,6 +11,7 @@
 #include "algo/direct.h"
 #include "algo/double_tree.h"
 #include "algo/ring.h"
+#include "algo/rooted_tree.h"
 #include "algo/tree.h"
 #include "algo/tuner.h"
 #include "core/clock.h"
@@ -341,7 +342,8 @@ Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t send
 Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, int root) {
   return runBlocking({"Broadcast", count, type, -1, root}, [&] {
-    plan(Collective::kBroadcast, count * dataTypeSize(type), count);
+    if (plan(Collective::kBroadcast, count * dataTypeSize(type), count).algo == Algo::kTree)
+      return treeBroadcast(*this, sendbuff, recvbuff, count, type, root);
     return ringBroadcast(*this, sendbuff, recvbuff, count, type, root);
   });
 }
@@ -349,7 +351,8 @@ Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t coun
 Status Communicator::reduce(const void* sendbuff, void* recvbuff, size_t count,
                             braidDataType_t type, braidRedOp_t op, int root) {
   return runBlocking({"Reduce", count, type, op, root}, [&] {
-    plan(Collective::kReduce, count * dataTypeSize(type), count);
+    if (plan(Collective::kReduce, count * dataTypeSize(type), count).algo == Algo::kTree)
+      return treeReduce(*this, sendbuff, recvbuff, count, type, op, root);
     return ringReduce(*this, sendbuff, recvbuff, count, type, op, root);
   });
 }

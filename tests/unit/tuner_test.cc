@@ -5,8 +5,10 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "algo/direct.h"
+#include "algo/rooted_tree.h"
 
 namespace braid {
 namespace {
@@ -92,8 +94,11 @@ TEST(Tuner, ForcedAlgorithmAndFallback) {
   Choice c = choose(m, shapeOf(Collective::kAllReduce, 64 << 20, 8), o, kMax);
   EXPECT_EQ(c.algo, Algo::kTree);
   EXPECT_TRUE(c.forcedAlgo);
-  // Broadcast has no tree in this build: the forced tree falls back to the ring.
-  EXPECT_EQ(choose(m, shapeOf(Collective::kBroadcast, 1024, 8), o, kMax).algo, Algo::kRing);
+  // Broadcast and Reduce have a tree on a full mesh only; ReduceScatter has none: the forced
+  // tree falls back to the ring.
+  EXPECT_EQ(choose(m, shapeOf(Collective::kBroadcast, 1024, 8), o, kMax).algo, Algo::kTree);
+  EXPECT_EQ(choose(m, shapeOf(Collective::kReduce, 1024, 16, false), o, kMax).algo, Algo::kRing);
+  EXPECT_EQ(choose(m, shapeOf(Collective::kReduceScatter, 1024, 8), o, kMax).algo, Algo::kRing);
   o.algo = "direct";
   EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1 << 20, 16, false), o, kMax).algo,
             Algo::kRing);
@@ -165,6 +170,34 @@ TEST(Tuner, OversubscribedCoresFavourFewerMessagesPerRank) {
   EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 512, 8), {}, kMax).algo, Algo::kTree);
   m.cpuShare = 1;
   EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 512, 8), {}, kMax).algo, Algo::kDirect);
+}
+
+TEST(Tuner, BroadcastTreeOnLongChainsChainOnTwoRanks) {
+  const CostModel m = slowNetwork();
+  EXPECT_EQ(choose(m, shapeOf(Collective::kBroadcast, 4096, 8), {}, kMax).algo, Algo::kTree);
+  EXPECT_EQ(choose(m, shapeOf(Collective::kReduce, 4096, 8), {}, kMax).algo, Algo::kTree);
+  EXPECT_EQ(choose(m, shapeOf(Collective::kBroadcast, 4096, 2), {}, kMax).algo, Algo::kRing);
+  EXPECT_EQ(choose(m, shapeOf(Collective::kBroadcast, 4096, 16, false), {}, kMax).algo,
+            Algo::kRing);
+}
+
+TEST(RootedTree, EveryRankReachedOnceFromAnyRoot) {
+  for (int n = 1; n <= 9; ++n) {
+    for (int root = 0; root < n; ++root) {
+      std::vector<int> parentOf(static_cast<size_t>(n), -2);
+      for (int r = 0; r < n; ++r) {
+        const RootedTreeLinks l = rootedTreeLinks(n, r, root);
+        EXPECT_EQ(l.parent < 0, r == root) << n << " " << root << " " << r;
+        EXPECT_LE(l.children.size(), 2u);
+        for (int c : l.children) {
+          EXPECT_EQ(rootedTreeLinks(n, c, root).parent, r);
+          EXPECT_EQ(parentOf[static_cast<size_t>(c)], -2) << "child twice";
+          parentOf[static_cast<size_t>(c)] = r;
+        }
+      }
+      for (int r = 0; r < n; ++r) EXPECT_EQ(parentOf[static_cast<size_t>(r)] == -2, r == root);
+    }
+  }
 }
 
 TEST(TunerCostFile, ParsesAndKeepsUnlisted) {
