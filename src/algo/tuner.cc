@@ -36,6 +36,8 @@ const char* algoName(Algo algo) {
       return "tree";
     case Algo::kDirect:
       return "direct";
+    case Algo::kRabenseifner:
+      return "rabenseifner";
   }
   return "?";
 }
@@ -157,6 +159,8 @@ bool algoAvailable(Algo algo, const Shape& shape) {
     case Algo::kDirect:
       return shape.coll == Collective::kAllReduce && shape.meshConnected &&
              (shape.nranks == 2 || shape.bytes <= kDirectMaxBytes);
+    case Algo::kRabenseifner:
+      return shape.coll == Collective::kAllReduce && shape.meshConnected;
   }
   return false;
 }
@@ -175,6 +179,19 @@ double predictUs(const LinkCost& cost, double cpuShare, Algo algo, const Shape& 
   switch (shape.coll) {
     case Collective::kAllReduce:
       if (algo == Algo::kDirect) return a + (n - 1) * o + (n - 1) * b * (beta + gamma);
+      if (algo == Algo::kRabenseifner) {
+        double p = 1;
+        while (p * 2 <= n) p *= 2;
+        const double steps = std::log2(p);
+        double msgs = steps;  // the all-gather: one message a step
+        for (double w = b / 2; w * 2 > b / p; w /= 2) msgs += chunks(w);
+        double t = 2 * steps * a + (p - 1) / p * b * (2 * beta + gamma);
+        if (n > p) {
+          t += 2 * a + 2 * b * beta + b * gamma;
+          msgs += chunks(b) + 1;
+        }
+        return t + msgs * o;
+      }
       if (algo == Algo::kTree) {
         // Depth of the deeper tree, then the pipeline: the first chunk goes up and down (each
         // hop: two half-chunks in, one out), the others follow one step each (four per step).
@@ -233,11 +250,12 @@ Choice choose(const CostModel& model, const Shape& shape, const Overrides& overr
     Algo forced = Algo::kRing;
     if (overrides.algo == "tree") forced = Algo::kTree;
     if (overrides.algo == "direct") forced = Algo::kDirect;
+    if (overrides.algo == "rabenseifner") forced = Algo::kRabenseifner;
     // A forced algorithm that cannot run this shape falls back to the ring (which always can).
     algos.push_back(algoAvailable(forced, shape) ? forced : Algo::kRing);
     best.forcedAlgo = true;
   } else {
-    for (Algo a : {Algo::kRing, Algo::kTree, Algo::kDirect}) {
+    for (Algo a : {Algo::kRing, Algo::kTree, Algo::kDirect, Algo::kRabenseifner}) {
       if (algoAvailable(a, shape)) algos.push_back(a);
     }
   }

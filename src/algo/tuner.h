@@ -31,6 +31,11 @@
 //                    + b/2 gamma, k = ceil(b / 2 / c')
 //   direct AllReduce one step, n-1 messages: alpha + (n-1) o/s + (n-1) b (beta + gamma)
 //                    (mesh only; n == 2 or b <= kDirectMaxBytes)
+//   rabenseifner AllReduce (mesh only): p = largest power of two <= n, x = n - p extra ranks
+//                    folded in first (their whole input to a partner) and served last:
+//                    2 log2(p) steps (+2 if x > 0), (p-1)/p b each way on the link, one message
+//                    per slice: 2 log2(p) alpha + (p-1)/p 2 b beta + (p-1)/p b gamma
+//                    + [x > 0] (2 alpha + 2 b beta + b gamma) + messages x o/s
 //   ring Broadcast   a chain of n-1 hops: (k + n - 2)(alpha + c beta) + k o/s
 //   ring Reduce      the same chain with a reduction per hop: ... + c (beta + gamma)
 //   tree Broadcast / Reduce (mesh only): a binary tree of depth d = floor(log2 n), each step a
@@ -50,7 +55,7 @@
 namespace braid {
 
 enum class Collective { kAllReduce, kReduceScatter, kAllGather, kBroadcast, kReduce };
-enum class Algo { kRing, kTree, kDirect };
+enum class Algo { kRing, kTree, kDirect, kRabenseifner };
 enum class LinkClass { kSocket, kLoopback, kShm };
 constexpr int kLinkClasses = 3;
 
@@ -94,7 +99,7 @@ struct Shape {
 };
 
 struct Overrides {
-  std::string algo;       // BRAID_ALGO: "", ring, tree, direct
+  std::string algo;       // BRAID_ALGO: "", ring, tree, direct, rabenseifner
   size_t chunkBytes = 0;  // BRAID_CHUNK_BYTES, 0 = the tuner's choice
 };
 

@@ -10,6 +10,7 @@
 
 #include "algo/direct.h"
 #include "algo/double_tree.h"
+#include "algo/rabenseifner.h"
 #include "algo/ring.h"
 #include "algo/rooted_tree.h"
 #include "algo/tree.h"
@@ -314,6 +315,8 @@ Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t c
   if (choice.algo == Algo::kDirect)
     return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
   if (choice.algo == Algo::kTree) return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (choice.algo == Algo::kRabenseifner)
+    return rabenseifnerAllReduce(*this, sendbuff, recvbuff, count, type, op);
   return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
 }
 

@@ -116,9 +116,12 @@ Status Config::fromEnv(Config* out) {
       c.algo = "direct";
     } else if (strcasecmp(c.algo.c_str(), "tree") == 0) {
       c.algo = "tree";
+    } else if (strcasecmp(c.algo.c_str(), "rabenseifner") == 0) {
+      c.algo = "rabenseifner";
     } else {
-      return invalidArgument("BRAID_ALGO=" + c.algo +
-                             " is not available (this build has: ring, direct, tree)");
+      return invalidArgument(
+          "BRAID_ALGO=" + c.algo +
+          " is not available (this build has: ring, tree, direct, rabenseifner)");
     }
   }
   *out = c;

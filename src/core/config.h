@@ -35,7 +35,8 @@ struct Config {
   bool checkCollectives = false;
   // Forced transport ("socket") or empty for automatic.
   std::string transport;
-  // Forced AllReduce algorithm ("ring", "direct", "tree") or empty for the tuner's choice.
+  // Forced algorithm ("ring", "tree", "direct", "rabenseifner") or empty for the tuner's
+  // choice; where it cannot run a call, that call uses the ring.
   std::string algo;
 
   // Applies BRAID_* variables on top of the defaults; a malformed value is an error naming it.

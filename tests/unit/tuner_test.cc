@@ -76,15 +76,16 @@ TEST(Tuner, DirectOnlyWhereItCanRun) {
       choose(m, shapeOf(Collective::kAllReduce, 1024, 4, true, LinkClass::kLoopback), {}, kMax)
           .algo,
       Algo::kDirect);
-  // Two ranks on loopback: direct up to about 1 MiB, ring past it (docs/performance.md).
+  // Two ranks on loopback: direct up to about 1 MiB, a two-step algorithm past it
+  // (docs/performance.md).
   EXPECT_EQ(
       choose(m, shapeOf(Collective::kAllReduce, 256 << 10, 2, true, LinkClass::kLoopback), {}, kMax)
           .algo,
       Algo::kDirect);
-  EXPECT_EQ(
+  EXPECT_NE(
       choose(m, shapeOf(Collective::kAllReduce, 8 << 20, 2, true, LinkClass::kLoopback), {}, kMax)
           .algo,
-      Algo::kRing);
+      Algo::kDirect);
 }
 
 TEST(Tuner, ForcedAlgorithmAndFallback) {
@@ -163,13 +164,32 @@ TEST(Tuner, Monotone) {
 TEST(Tuner, OversubscribedCoresFavourFewerMessagesPerRank) {
   // Eight ranks sharing two cores (cpu share 0.25): direct's 14 messages per rank cost more
   // than the tree's three per hop, so small messages go to the tree; with a core per rank,
-  // direct's single step wins.
+  // fewer steps win (direct's one, or recursive halving-doubling's 2 log2(n)).
   CostModel m = CostModel::defaults();
   m.of(LinkClass::kSocket) = {5.0, 0.118, 10.0, 8.0};
   m.cpuShare = 0.25;
   EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 512, 8), {}, kMax).algo, Algo::kTree);
   m.cpuShare = 1;
-  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 512, 8), {}, kMax).algo, Algo::kDirect);
+  const Algo own = choose(m, shapeOf(Collective::kAllReduce, 512, 8), {}, kMax).algo;
+  EXPECT_TRUE(own == Algo::kDirect || own == Algo::kRabenseifner) << algoName(own);
+}
+
+TEST(Tuner, RabenseifnerOnlyOnAMeshAndForAllReduce) {
+  const CostModel m = CostModel::defaults();
+  EXPECT_TRUE(algoAvailable(Algo::kRabenseifner, shapeOf(Collective::kAllReduce, 1 << 20, 5)));
+  EXPECT_FALSE(
+      algoAvailable(Algo::kRabenseifner, shapeOf(Collective::kAllReduce, 1 << 20, 16, false)));
+  EXPECT_FALSE(algoAvailable(Algo::kRabenseifner, shapeOf(Collective::kBroadcast, 1 << 20, 4)));
+  Overrides o;
+  o.algo = "rabenseifner";
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1 << 20, 16, false), o, kMax).algo,
+            Algo::kRing);
+  EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1 << 20, 8), o, kMax).algo,
+            Algo::kRabenseifner);
+  // Same bytes as the ring in 2 log2(8) = 6 steps instead of 14: it beats the ring on 8 ranks.
+  const Shape s = shapeOf(Collective::kAllReduce, 1 << 20, 8, true, LinkClass::kLoopback);
+  EXPECT_LT(predictUs(m.of(s.link), 1, Algo::kRabenseifner, s, kMax),
+            predictUs(m.of(s.link), 1, Algo::kRing, s, kMax));
 }
 
 TEST(Tuner, BroadcastTreeOnLongChainsChainOnTwoRanks) {
