@@ -185,7 +185,12 @@ double predictUs(const LinkCost& cost, double cpuShare, Algo algo, const Shape& 
         const double steps = std::log2(p);
         double msgs = steps;  // the all-gather: one message a step
         for (double w = b / 2; w * 2 > b / p; w /= 2) msgs += chunks(w);
-        double t = 2 * steps * a + (p - 1) / p * b * (2 * beta + gamma);
+        // Each step moves its bytes on a connection that sat idle through the steps before
+        // (TCP restarts its congestion window after idle) and cannot start before the last
+        // one ends, where the ring streams on the same two connections: fitted on the
+        // namespace cluster, its bytes cost kRabenseifnerBytes x the ring's.
+        constexpr double kRabenseifnerBytes = 1.3;
+        double t = 2 * steps * a + (p - 1) / p * b * (2 * kRabenseifnerBytes * beta + gamma);
         if (n > p) {
           t += 2 * a + 2 * b * beta + b * gamma;
           msgs += chunks(b) + 1;

@@ -34,7 +34,9 @@
 //   rabenseifner AllReduce (mesh only): p = largest power of two <= n, x = n - p extra ranks
 //                    folded in first (their whole input to a partner) and served last:
 //                    2 log2(p) steps (+2 if x > 0), (p-1)/p b each way on the link, one message
-//                    per slice: 2 log2(p) alpha + (p-1)/p 2 b beta + (p-1)/p b gamma
+//                    per slice: 2 log2(p) alpha + 1.3 (p-1)/p 2 b beta + (p-1)/p b gamma
+//                    (1.3: its steps run one after the other, each on a connection that sat
+//                    idle, where the ring streams; fitted on the namespace cluster)
 //                    + [x > 0] (2 alpha + 2 b beta + b gamma) + messages x o/s
 //   ring Broadcast   a chain of n-1 hops: (k + n - 2)(alpha + c beta) + k o/s
 //   ring Reduce      the same chain with a reduction per hop: ... + c (beta + gamma)

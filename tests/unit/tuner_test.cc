@@ -186,10 +186,14 @@ TEST(Tuner, RabenseifnerOnlyOnAMeshAndForAllReduce) {
             Algo::kRing);
   EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1 << 20, 8), o, kMax).algo,
             Algo::kRabenseifner);
-  // Same bytes as the ring in 2 log2(8) = 6 steps instead of 14: it beats the ring on 8 ranks.
-  const Shape s = shapeOf(Collective::kAllReduce, 1 << 20, 8, true, LinkClass::kLoopback);
+  // The ring's bytes in 2 log2(8) = 6 steps instead of 14: it beats the ring on 8 ranks at
+  // medium sizes (past them, its unpipelined steps lose to the ring's streaming).
+  const Shape s = shapeOf(Collective::kAllReduce, 64 << 10, 8, true, LinkClass::kLoopback);
   EXPECT_LT(predictUs(m.of(s.link), 1, Algo::kRabenseifner, s, kMax),
             predictUs(m.of(s.link), 1, Algo::kRing, s, kMax));
+  const Shape big = shapeOf(Collective::kAllReduce, 64 << 20, 8, true, LinkClass::kLoopback);
+  EXPECT_GT(predictUs(m.of(big.link), 1, Algo::kRabenseifner, big, kMax),
+            predictUs(m.of(big.link), 1, Algo::kRing, big, kMax));
 }
 
 TEST(Tuner, BroadcastTreeOnLongChainsChainOnTwoRanks) {
