@@ -13,7 +13,9 @@ namespace braid {
 
 Status Communicator::initTuner() {
   costModel_ = CostModel::defaults();
-  if (!config_.tunerFile.empty()) {
+  // Only rank 0 reads the file (the others adopt its parameters below, so the file need not
+  // exist on every host).
+  if (!config_.tunerFile.empty() && rank_ == 0) {
     Status s = loadCostModel(config_.tunerFile, &costModel_);
     if (!s) return s.withContext("rank " + std::to_string(rank_) + ": ");
   }
@@ -43,7 +45,7 @@ Status Communicator::initTuner() {
              "tuner: link class %s, alpha %.1f us, %.3f GB/s, reduce %.1f GB/s, %.1f us per "
              "message, cpu share %.2f%s%s",
              linkClassName(linkClass_), c.alphaUs, c.gbPerS, c.reduceGbPerS, c.msgUs,
-             costModel_.cpuShare, config_.tunerFile.empty() ? "" : ", from rank 0's ",
+             costModel_.cpuShare, config_.tunerFile.empty() ? "" : ", rank 0's BRAID_TUNER_FILE ",
              config_.tunerFile.c_str());
   return Status::ok();
 }

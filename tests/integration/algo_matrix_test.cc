@@ -4,8 +4,10 @@
 // a multi-slice buffer, inexact random floats (bitwise identical on every rank), and the other
 // collectives on a subset; element-by-element checks (collectives.h).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "braid/braid.h"
@@ -105,6 +107,57 @@ INSTANTIATE_TEST_SUITE_P(Ranks, AlgoMatrix, ::testing::Range(1, 9),
                          [](const ::testing::TestParamInfo<int>& p) {
                            return "n" + std::to_string(p.param);
                          });
+
+// BRAID_TUNER_FILE: a malformed file fails rank 0's init naming file:line, and the other rank's
+// init fails too (rank 0 left) instead of hanging; a good file is taken and used.
+TEST(TunerFile, MalformedFailsInitNamingTheLine) {
+  const std::string path = "/tmp/braid-tuner-test-" + std::to_string(getpid()) + ".cost";
+  {
+    std::ofstream f(path);
+    f << "# test\nsocket 10 0.1\nloopback 12 fast\n";
+  }
+  RunOptions opts;
+  opts.init_comm = false;
+  opts.timeout_ms = 60000;
+  opts.env = {{"BRAID_TUNER_FILE", path}, {"BRAID_TIMEOUT_MS", "20000"}};
+  RunRanks(
+      2,
+      [&](RankContext& ctx) {
+        braidComm_t comm = nullptr;
+        const braidResult_t r = braidCommInitRank(&comm, 2, ctx.ids[0], ctx.rank);
+        BT_CHECK(ctx, r != braidSuccess) << "init succeeded with a malformed BRAID_TUNER_FILE";
+        if (r == braidSuccess) {
+          braidCommAbort(comm);
+          return;
+        }
+        const std::string msg = LastError(nullptr);
+        if (ctx.rank == 0) {
+          BT_CHECK(ctx, msg.find(path + ":3:") != std::string::npos) << msg;
+        }
+      },
+      opts);
+  {
+    std::ofstream f(path);
+    f << "loopback 50 0.5 10 5  # slow\ncpu_share 0.5\n";
+  }
+  opts.init_comm = true;
+  RunRanks(
+      3,
+      [](RankContext& ctx) {
+        CollCase c;
+        c.count = 70001;
+        c.seed = 11;
+        CheckedAllReduce(ctx, c);
+        char text[200];
+        BT_CHECK_OK(ctx,
+                    braidCommDescribeTuning(ctx.comm, 0, 1000, braidFloat32, text, sizeof(text)));
+        BT_CHECK(ctx, std::string(text).find("predicted") != std::string::npos) << text;
+        BT_CHECK(ctx, braidCommDescribeTuning(ctx.comm, 7, 1000, braidFloat32, text,
+                                              sizeof(text)) == braidInvalidArgument);
+      },
+      opts);
+  unlink(path.c_str());
+}
 
 }  // namespace
 }  // namespace braidtest
