@@ -44,8 +44,9 @@
 //                    chunk to or from two children: (k + d - 1)(alpha + 2 c beta) + k o/s
 //                    (Reduce: 2 c (beta + gamma))
 //   ReduceScatter / AllGather (b per rank): ring only, (n-1) k (alpha + o/s) + (n-1) b beta
-// Channels: the model has the term (one channel's copy and stream rate) but this build runs
-// every collective on one channel, so nchannels is always 1 (docs/architecture.md).
+// Channels: this build runs every collective on one channel, so nchannels is always 1 (striping
+// one connection over 4 sockets gained nothing on loopback with 2 cores, and the ring fills 87%
+// of the namespace cluster's links: docs/performance.md, the crossover section).
 #pragma once
 
 #include <array>
