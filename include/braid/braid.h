@@ -101,6 +101,13 @@ braidResult_t braidTest(braidRequest_t request, int* done);
 /* Waits, releases the request, and returns the operation's result. */
 braidResult_t braidWait(braidRequest_t request);
 
+/* What the tuner picks on this communicator for a collective of count elements of datatype
+   (collective: 0 AllReduce, 1 ReduceScatter, 2 AllGather, 3 Broadcast, 4 Reduce; count as in
+   that collective's call), as one line of text ("tree, chunk 64 KiB, 1 channel, predicted
+   812.0 us"), truncated to textBytes. Local: no communication. braid-perf --show-algo uses it. */
+braidResult_t braidCommDescribeTuning(braidComm_t comm, int collective, size_t count,
+                                      braidDataType_t datatype, char* text, size_t textBytes);
+
 /* ---- Gradient synchronizer (src/gradsync) -------------------------------------------------
  * DDP-style gradient synchronization for data-parallel trainers, built on braidIAllReduce.
  *

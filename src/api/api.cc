@@ -3,6 +3,7 @@
 // without one). No C++ exception crosses this boundary.
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -334,6 +335,30 @@ BRAID_API braidResult_t braidCommUserRank(const braidComm_t comm, int* rank) {
   if (comm == nullptr) return noComm(invalidArgument("braidCommUserRank: comm is NULL"));
   if (rank == nullptr) return record(comm, invalidArgument("braidCommUserRank: rank is NULL"));
   *rank = comm->impl->rank();
+  return braidSuccess;
+}
+
+BRAID_API braidResult_t braidCommDescribeTuning(braidComm_t comm, int collective, size_t count,
+                                                braidDataType_t datatype, char* text,
+                                                size_t textBytes) {
+  const char* what = "braidCommDescribeTuning";
+  if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
+  if (text == nullptr || textBytes == 0) {
+    return record(comm, invalidArgument(std::string(what) + ": text is NULL or textBytes is 0"));
+  }
+  if (collective < 0 || collective > static_cast<int>(braid::Collective::kReduce)) {
+    return record(comm, invalidArgument(std::string(what) + ": collective " +
+                                        std::to_string(collective) + " is not 0..4"));
+  }
+  if (!isValidDataType(datatype)) {
+    return record(comm, invalidArgument(std::string(what) + ": invalid datatype " +
+                                        std::to_string(static_cast<int>(datatype))));
+  }
+  const std::string line = describeChoice(comm->impl->tuning(
+      static_cast<braid::Collective>(collective), count * dataTypeSize(datatype), count));
+  const size_t n = std::min(line.size(), textBytes - 1);
+  line.copy(text, n);
+  text[n] = '\0';
   return braidSuccess;
 }
 

@@ -11,7 +11,9 @@
 
 #include "algo/direct.h"
 #include "algo/double_tree.h"
+#include "algo/rabenseifner.h"
 #include "algo/ring.h"
+#include "algo/rooted_tree.h"
 #include "algo/tree.h"
 #include "algo/tuner.h"
 #include "algo/window_collectives.h"
@@ -52,6 +54,7 @@ Status Communicator::init(const CommParams& params) {
   void* mem = std::aligned_alloc(64, sliceBytes_ * kScratchSlots);
   if (mem == nullptr) return systemError("cannot allocate scratch buffers");
   scratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(mem), std::free);
+  callSliceBytes_ = sliceBytes_;
 
   // The ring order: BRAID_RING_FILE or the topology plan, the same on every rank.
   BRAID_RETURN_IF_ERROR(topo::communicatorRing(bootstrap_.get(), &ring_));
@@ -102,6 +105,7 @@ Status Communicator::init(const CommParams& params) {
       directScratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(d), std::free);
     }
   }
+  BRAID_RETURN_IF_ERROR(initTuner());
   BRAID_INFO(rank_,
              "communicator ready: rank %d of %d, ring %d -> %d -> %d, %d peer(s) over shm, "
              "%d over sockets (%d per peer and direction)%s, slice %zu bytes, timeout %lld ms",
@@ -413,27 +417,16 @@ Status Communicator::runBlocking(const OpDesc& desc, FunctionRef<Status()> body)
 
 Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                   braidDataType_t type, braidRedOp_t op) {
-  const size_t bytes = count * dataTypeSize(type);
-  const AllReduceAlgo algo =
-      chooseAllReduce(bytes, nranks_, meshConnected_, window_ != nullptr, config_.algo);
-  if (logEnabled(LogLevel::kInfo)) {
-    // Shapes by power-of-two size class, so a sweep logs a line per size, not per call.
-    size_t sizeClass = 0;
-    while ((size_t{1} << sizeClass) < bytes) ++sizeClass;
-    std::pair<size_t, int> shape{sizeClass, static_cast<int>(algo)};
-    if (std::find(loggedShapes_.begin(), loggedShapes_.end(), shape) == loggedShapes_.end()) {
-      loggedShapes_.push_back(shape);
-      BRAID_INFO(rank_, "AllReduce of %zu bytes on %d ranks: %s", bytes, nranks_, algoName(algo));
-    }
-  }
-  if (algo == AllReduceAlgo::kDirect)
-    return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
-  if (algo == AllReduceAlgo::kTree)
-    return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
-  if (algo == AllReduceAlgo::kOneShot)
+  const Choice choice = plan(Collective::kAllReduce, count * dataTypeSize(type), count);
+  if (choice.algo == Algo::kOneShot)
     return oneshotAllReduce(*this, sendbuff, recvbuff, count, type, op);
-  if (algo == AllReduceAlgo::kTwoShot)
+  if (choice.algo == Algo::kTwoShot)
     return twoshotAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (choice.algo == Algo::kDirect)
+    return directAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (choice.algo == Algo::kTree) return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (choice.algo == Algo::kRabenseifner)
+    return rabenseifnerAllReduce(*this, sendbuff, recvbuff, count, type, op);
   return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
 }
 
@@ -446,7 +439,9 @@ Status Communicator::allReduce(const void* sendbuff, void* recvbuff, size_t coun
 Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                    braidDataType_t type, braidRedOp_t op) {
   return runBlocking({"ReduceScatter", recvcount, type, op, -1}, [&] {
-    if (useWindow()) return windowReduceScatter(*this, sendbuff, recvbuff, recvcount, type, op);
+    if (plan(Collective::kReduceScatter, recvcount * dataTypeSize(type), recvcount).algo ==
+        Algo::kWindow)
+      return windowReduceScatter(*this, sendbuff, recvbuff, recvcount, type, op);
     return ringReduceScatter(*this, sendbuff, recvbuff, recvcount, type, op);
   });
 }
@@ -454,7 +449,9 @@ Status Communicator::reduceScatter(const void* sendbuff, void* recvbuff, size_t 
 Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                braidDataType_t type) {
   return runBlocking({"AllGather", sendcount, type, -1, -1}, [&] {
-    if (useWindow()) return windowAllGather(*this, sendbuff, recvbuff, sendcount, type);
+    if (plan(Collective::kAllGather, sendcount * dataTypeSize(type), sendcount).algo ==
+        Algo::kWindow)
+      return windowAllGather(*this, sendbuff, recvbuff, sendcount, type);
     return ringAllGather(*this, sendbuff, recvbuff, sendcount, type);
   });
 }
@@ -462,7 +459,9 @@ Status Communicator::allGather(const void* sendbuff, void* recvbuff, size_t send
 Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t count,
                                braidDataType_t type, int root) {
   return runBlocking({"Broadcast", count, type, -1, root}, [&] {
-    if (useWindow()) return windowBroadcast(*this, sendbuff, recvbuff, count, type, root);
+    const Algo algo = plan(Collective::kBroadcast, count * dataTypeSize(type), count).algo;
+    if (algo == Algo::kWindow) return windowBroadcast(*this, sendbuff, recvbuff, count, type, root);
+    if (algo == Algo::kTree) return treeBroadcast(*this, sendbuff, recvbuff, count, type, root);
     return ringBroadcast(*this, sendbuff, recvbuff, count, type, root);
   });
 }
@@ -470,7 +469,10 @@ Status Communicator::broadcast(const void* sendbuff, void* recvbuff, size_t coun
 Status Communicator::reduce(const void* sendbuff, void* recvbuff, size_t count,
                             braidDataType_t type, braidRedOp_t op, int root) {
   return runBlocking({"Reduce", count, type, op, root}, [&] {
-    if (useWindow()) return windowReduce(*this, sendbuff, recvbuff, count, type, op, root);
+    const Algo algo = plan(Collective::kReduce, count * dataTypeSize(type), count).algo;
+    if (algo == Algo::kWindow)
+      return windowReduce(*this, sendbuff, recvbuff, count, type, op, root);
+    if (algo == Algo::kTree) return treeReduce(*this, sendbuff, recvbuff, count, type, op, root);
     return ringReduce(*this, sendbuff, recvbuff, count, type, op, root);
   });
 }

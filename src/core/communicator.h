@@ -12,8 +12,10 @@
 // fast with the same message.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "algo/algo_context.h"
+#include "algo/tuner.h"
 #include "bootstrap/bootstrap.h"
 #include "core/config.h"
 #include "core/fd.h"
@@ -82,6 +85,10 @@ class Communicator : private AlgoContext {
   // The sticky failure, if any.
   Status health() const;
 
+  // The tuner's choice for a collective of `bytes` bytes (`count` elements, 0 if unknown) on
+  // this communicator (pure, local).
+  Choice tuning(Collective coll, size_t bytes, size_t count = 0) const;
+
  private:
   explicit Communicator(const CommParams& params) : rank_(params.rank), nranks_(params.nranks) {}
   Status init(const CommParams& params);
@@ -101,7 +108,7 @@ class Communicator : private AlgoContext {
   Status waitRecv(Connection* conn, uint64_t ticket) override {
     return waitTicket(conn, false, ticket);
   }
-  size_t sliceBytes() const override { return sliceBytes_; }
+  size_t sliceBytes() const override { return callSliceBytes_; }
   char* scratch(int slot) override {
     return scratch_.get() + static_cast<size_t>(slot) * sliceBytes_;
   }
@@ -111,12 +118,6 @@ class Communicator : private AlgoContext {
   Status waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) override;
 
   Status connectPeers(const std::vector<int>& peers);
-  // The other collectives use the shared window when there is one, unless BRAID_ALGO forces
-  // a Connection-based algorithm.
-  bool useWindow() const {
-    return window_ != nullptr &&
-           (config_.algo.empty() || config_.algo == "oneshot" || config_.algo == "twoshot");
-  }
   Status waitTicket(Connection* conn, bool send, uint64_t ticket);
   // The wait loop behind every blocking wait: drives all connections until done() holds,
   // spinning briefly, then yielding, then sleeping (poll on sockets, the futex doorbell on
@@ -127,6 +128,10 @@ class Communicator : private AlgoContext {
   Status execute(const OpDesc& desc, FunctionRef<Status()> body);
   Status runAllReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
                       braidRedOp_t op);
+  // Asks the tuner for this call's plan, sets the call's slice, logs a new shape at INFO.
+  Choice plan(Collective coll, size_t bytes, size_t count);
+  // The tuner's inputs: rank 0's cost parameters (every rank plans alike) and the link class.
+  Status initTuner();
   Status runBlocking(const OpDesc& desc, FunctionRef<Status()> body);
   // BRAID_CHECK: every rank's OpDesc for this call, compared out of band.
   Status checkAgreement(const OpDesc& desc);
@@ -152,10 +157,21 @@ class Communicator : private AlgoContext {
   std::vector<Connection*> byRank_;  // nullptr where not connected
   bool meshConnected_ = false;
   std::unique_ptr<char, void (*)(void*)> directScratch_{nullptr, nullptr};
-  // AllReduce shapes already logged at INFO (algorithm choice is logged once per shape).
-  std::vector<std::pair<size_t, int>> loggedShapes_;
+  CostModel costModel_;
+  LinkClass linkClass_ = LinkClass::kSocket;
+  // Shapes (collective, power-of-two size class) already logged at INFO.
+  std::vector<std::pair<int, int>> loggedShapes_;
   HostMemoryOps memory_;
-  size_t sliceBytes_ = 0;
+  size_t sliceBytes_ = 0;  // scratch slice allocated (the largest chunk)
+  // The last plan per collective: a repeated shape (a benchmark loop, a trainer's buckets)
+  // skips the model, which costs microseconds on a path that takes a tenth of one.
+  struct PlanCache {
+    size_t bytes = SIZE_MAX;
+    size_t count = 0;
+    Choice choice;
+  };
+  std::array<PlanCache, 5> planCache_{};
+  size_t callSliceBytes_ = 0;  // this call's chunk (the tuner's, <= sliceBytes_)
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, nullptr};
   std::vector<pollfd> pollfds_;
   uint64_t opSeq_ = 0;  // collectives started, for BRAID_CHECK messages

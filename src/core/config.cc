@@ -90,7 +90,9 @@ Status Config::fromEnv(Config* out) {
     if (c.chunkBytes < 4096 || c.chunkBytes > (size_t{1} << 30)) {
       return invalidArgument("BRAID_CHUNK_BYTES=" + text + " must be between 4K and 1G");
     }
+    c.chunkBytesForced = true;
   }
+  getEnv("BRAID_TUNER_FILE", &c.tunerFile);
   getEnv("BRAID_SOCKET_IFNAME", &c.socketIfname);
   v = 0;
   BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_CHECK", 0, 1, &v));
@@ -131,14 +133,16 @@ Status Config::fromEnv(Config* out) {
       c.algo = "direct";
     } else if (strcasecmp(c.algo.c_str(), "tree") == 0) {
       c.algo = "tree";
+    } else if (strcasecmp(c.algo.c_str(), "rabenseifner") == 0) {
+      c.algo = "rabenseifner";
     } else if (strcasecmp(c.algo.c_str(), "oneshot") == 0) {
       c.algo = "oneshot";
     } else if (strcasecmp(c.algo.c_str(), "twoshot") == 0) {
       c.algo = "twoshot";
     } else {
-      return invalidArgument(
-          "BRAID_ALGO=" + c.algo +
-          " is not available (this build has: ring, direct, tree, oneshot, twoshot)");
+      return invalidArgument("BRAID_ALGO=" + c.algo +
+                             " is not available (this build has: ring, tree, direct, "
+                             "rabenseifner, oneshot, twoshot)");
     }
   }
   *out = c;

@@ -19,8 +19,12 @@ struct Config {
   size_t socketSegmentBytes = size_t{1} << 20;
   // SO_SNDBUF / SO_RCVBUF; 0 leaves the kernel's autotuning on.
   size_t socketBufferBytes = 0;
-  // Pipeline slice: bytes each ring chunk moves per step.
+  // Pipeline slice: bytes each ring chunk moves per step. The scratch slices are this size;
+  // the tuner picks a chunk up to it for each call unless BRAID_CHUNK_BYTES forces one.
   size_t chunkBytes = size_t{1} << 20;
+  bool chunkBytesForced = false;  // BRAID_CHUNK_BYTES was set
+  // BRAID_TUNER_FILE: the tuner's cost parameters (algo/tuner.h), or empty for the defaults.
+  std::string tunerFile;
   // Interface selection (NCCL syntax): "eth", "^docker,lo", "=eth0".
   std::string socketIfname;
   // Address family: 0 any, 4 or 6.
@@ -31,8 +35,9 @@ struct Config {
   bool checkCollectives = false;
   // Forced transport ("socket", "shm") or empty for automatic (shm between ranks of a host).
   std::string transport;
-  // Forced AllReduce algorithm ("ring", "direct", "tree", "oneshot", "twoshot") or empty for
-  // the tuner's choice.
+  // Forced algorithm ("ring", "tree", "direct", "rabenseifner", and with every rank on one
+  // host "oneshot", "twoshot") or empty for the tuner's choice; where it cannot run a call,
+  // that call uses the ring.
   std::string algo;
   // Shared memory: each rank's window for the node-local algorithms, and each FIFO.
   size_t shmWindowBytes = size_t{4} << 20;

@@ -3,6 +3,7 @@
 //   braid-run -n 2 braid-perf -b 8 -e 256M -f 4           (allreduce)
 //   braid-run -n 2 braid-perf --coll allgather -b 8 -e 1G -f 2
 //   braid-run -n 2 all_reduce_perf -d all -o all             (symlink: the collective from argv[0])
+//   braid-run -n 8 braid-perf -b 8 -e 16M -f 4 --show-algo 1  (first print the tuner's picks)
 //
 // Uses the public C API only (braidCommInitFromEnv, braidAllReduce, ...), host buffers, stream
 // NULL. The launcher's environment (BRAID_RANK, BRAID_NRANKS, BRAID_ROOT_ADDR, ...) is read by
@@ -93,9 +94,33 @@ class BraidBackend : public Backend {
   std::string lastError_;
 };
 
+// --show-algo 1: rank 0 prints, before the table, what the tuner picks for each size of the
+// sweep (braidCommDescribeTuning; the same choice every rank makes for that call).
+void printTuning(braidComm_t comm, const Options& opts, int nranks) {
+  const DataType type = opts.type < 0 ? DataType::kFloat : static_cast<DataType>(opts.type);
+  const size_t elem = dataTypeSize(type);
+  for (size_t size = opts.minBytes; size <= opts.maxBytes;) {
+    // The table's size is the larger buffer; the call's count is per rank for ReduceScatter
+    // and AllGather.
+    size_t count = size / elem;
+    if (opts.coll == Collective::kReduceScatter || opts.coll == Collective::kAllGather)
+      count /= static_cast<size_t>(nranks);
+    char text[256];
+    if (braidCommDescribeTuning(comm, static_cast<int>(opts.coll), count,
+                                static_cast<braidDataType_t>(type), text,
+                                sizeof(text)) == braidSuccess)
+      std::printf("# tuner %12zu bytes: %s\n", size, text);
+    const size_t next = opts.stepFactor > 1 ? size * opts.stepFactor : size + opts.stepBytes;
+    if (next <= size) break;
+    size = next;
+  }
+}
+
 int realMain(int argc, char** argv) {
   Options opts;
   std::string error;
+  std::string showAlgo;
+  takeLongOption(&argc, argv, "show-algo", &showAlgo);
   switch (parseOptions(argc, argv, &opts, &error)) {
     case ParseResult::kHelp:
       std::printf("%s", usage(opts.program).c_str());
@@ -130,6 +155,7 @@ int realMain(int argc, char** argv) {
   int status = 0;
   {
     BraidBackend backend(comm, rank, nranks);
+    if (rank == 0 && !showAlgo.empty() && showAlgo != "0") printTuning(comm, opts, nranks);
     status = runBenchmark(backend, opts);
   }
   res = braidCommDestroy(comm);
