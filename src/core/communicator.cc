@@ -79,6 +79,10 @@ Status Communicator::init(const CommParams& params) {
       const int mine = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
       const int cpus = std::max(mine, static_cast<int>(online > 0 ? online : 1));
       spinPause_ = node_->nlocal() <= cpus ? 4000 : 0;
+      // Then yield for about a millisecond before sleeping: a peer a little behind (a
+      // benchmark's check, a trainer's uneven step) costs no futex wake-up (~50 us on a VM),
+      // and a yield hands the core to any rank that shares it.
+      yieldRounds_ = 2000;
     }
     transport_ = std::make_unique<SocketTransport>(bootstrap_.get(), config_, abortFd_.get());
     // Small communicators connect every pair (the direct algorithm needs it); large ones only
@@ -180,7 +184,7 @@ Status Communicator::waitUntil(Done done, What what) {
   // wake-up. Over shared memory with a core per rank, busy-wait first (the reply is a cache
   // line away); then yield each round, which lets a peer that shares this core (oversubscribed
   // ranks, a busy trainer) run at once.
-  constexpr int kYieldRounds = 32;
+  const int yieldRounds = yieldRounds_;
   int spins = 0;
   for (;;) {
     bool moved = false;
@@ -194,9 +198,11 @@ Status Communicator::waitUntil(Done done, What what) {
       spins = 0;
       continue;
     }
-    if (++spins < spinPause_ + kYieldRounds && !aborted_.load(std::memory_order_relaxed)) {
+    if (++spins < spinPause_ + yieldRounds && !aborted_.load(std::memory_order_relaxed)) {
       if (spins < spinPause_) {
+#if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
+#endif
       } else {
         sched_yield();
       }

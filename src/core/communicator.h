@@ -148,7 +148,8 @@ class Communicator : private AlgoContext {
   std::unique_ptr<ShmTransport> shm_;     // ranks on this host, when shared memory works
   ShmNode* node_ = nullptr;
   SharedWindow* window_ = nullptr;  // when every rank is on this host
-  int spinPause_ = 0;               // busy-wait rounds before yielding (shm only)
+  int spinPause_ = 0;     // busy-wait rounds before yielding (shm only)
+  int yieldRounds_ = 32;  // yielding rounds before sleeping
   std::vector<std::unique_ptr<Connection>> conns_;
   Connection* next_ = nullptr;
   Connection* prev_ = nullptr;
