@@ -103,6 +103,7 @@ Status Communicator::init(const CommParams& params) {
     BRAID_RETURN_IF_ERROR(connectPeers(peers));
     next_ = byRank_[static_cast<size_t>(nextRank)];
     prev_ = byRank_[static_cast<size_t>(prevRank)];
+    if (config_.nchannels > 1 && !shm_) BRAID_RETURN_IF_ERROR(connectChannels(nextRank, prevRank));
     if (meshConnected_ && nranks_ > 2) {
       void* d = std::aligned_alloc(64, kDirectMaxBytes * static_cast<size_t>(nranks_));
       if (d == nullptr) return systemError("cannot allocate scratch buffers");
@@ -120,6 +121,62 @@ Status Communicator::init(const CommParams& params) {
              config_.socketNsocks, window_ != nullptr ? ", shared window" : "", sliceBytes_,
              static_cast<long long>(config_.timeoutMs));
   return Status::ok();
+}
+
+Status Communicator::connectChannels(int nextRank, int prevRank) {
+  std::vector<int> neighbours{nextRank};
+  if (prevRank != nextRank) neighbours.push_back(prevRank);
+  std::vector<std::vector<std::unique_ptr<Connection>>> extra;
+  BRAID_RETURN_IF_ERROR(static_cast<SocketTransport*>(transport_.get())
+                            ->connectChannels(neighbours, config_.nchannels - 1, &extra));
+  Channel::Params p;
+  p.rank = rank_;
+  p.nranks = nranks_;
+  p.ringPosition = ringPos_;
+  p.ring = ring_;
+  p.timeoutMs = config_.timeoutMs;
+  p.abortFd = abortFd_.get();
+  p.sliceBytes = sliceBytes_;
+  for (auto& conns : extra) {
+    std::unique_ptr<Channel> ch;
+    BRAID_RETURN_IF_ERROR(Channel::create(p, std::move(conns), &ch));
+    channels_.push_back(std::move(ch));
+  }
+  return Status::ok();
+}
+
+Status Communicator::channelsAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                                       braidDataType_t type, braidRedOp_t op) {
+  const size_t es = dataTypeSize(type);
+  const size_t k = channels_.size() + 1;
+  // Contiguous parts in whole 64-byte units, so every channel's kernels see aligned vectors.
+  const size_t unit = std::max<size_t>(1, 64 / es);
+  const size_t units = (count + unit - 1) / unit;
+  auto off = [&](size_t c) { return std::min(count, (units * c / k) * unit); };
+  const char* in = static_cast<const char*>(sendbuff);
+  char* out = static_cast<char*>(recvbuff);
+  for (size_t c = 1; c < k; ++c) {
+    Channel& ch = *channels_[c - 1];
+    ch.setCallSlice(callSliceBytes_);
+    const size_t o = off(c);
+    const size_t len = off(c + 1) - o;
+    ch.start([=](AlgoContext& ctx) {
+      return ringAllReduce(ctx, in + o * es, out + o * es, len, type, op);
+    });
+  }
+  Status first = ringAllReduce(*this, in, out, off(1), type, op);
+  if (!first) {
+    for (auto& ch : channels_) ch->cancel();
+  }
+  // Every channel must be done with the buffers before returning, failed or not.
+  for (auto& ch : channels_) {
+    Status s = ch->wait();
+    if (!s && first) {
+      first = s;
+      for (auto& other : channels_) other->cancel();
+    }
+  }
+  return first;
 }
 
 Status Communicator::connectPeers(const std::vector<int>& peers) {
@@ -173,8 +230,10 @@ void Communicator::fail(const Status& status, bool tellOthers) {
   }
   BRAID_WARN(rank_, "%s", status.message().c_str());
   if (tellOthers && bootstrap_) bootstrap_->notifyFailure(status.message());
-  // Closing makes our neighbours fail at once instead of waiting for their timeout.
+  // Closing makes our neighbours fail at once instead of waiting for their timeout. (The
+  // channels' threads are idle here: a collective waits for all of them before it returns.)
   for (auto& c : conns_) c->close();
+  for (auto& ch : channels_) ch->close();
 }
 
 template <typename Done, typename What>
@@ -433,6 +492,7 @@ Status Communicator::runAllReduce(const void* sendbuff, void* recvbuff, size_t c
   if (choice.algo == Algo::kTree) return treeAllReduce(*this, sendbuff, recvbuff, count, type, op);
   if (choice.algo == Algo::kRabenseifner)
     return rabenseifnerAllReduce(*this, sendbuff, recvbuff, count, type, op);
+  if (choice.nchannels > 1) return channelsAllReduce(sendbuff, recvbuff, count, type, op);
   return ringAllReduce(*this, sendbuff, recvbuff, count, type, op);
 }
 

@@ -26,6 +26,7 @@
 #include "algo/algo_context.h"
 #include "algo/tuner.h"
 #include "bootstrap/bootstrap.h"
+#include "core/channel.h"
 #include "core/config.h"
 #include "core/fd.h"
 #include "core/function_ref.h"
@@ -118,6 +119,10 @@ class Communicator : private AlgoContext {
   Status waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) override;
 
   Status connectPeers(const std::vector<int>& peers);
+  Status connectChannels(int nextRank, int prevRank);
+  // A ring AllReduce over every channel (each a contiguous part of the buffer).
+  Status channelsAllReduce(const void* sendbuff, void* recvbuff, size_t count,
+                           braidDataType_t type, braidRedOp_t op);
   Status waitTicket(Connection* conn, bool send, uint64_t ticket);
   // The wait loop behind every blocking wait: drives all connections until done() holds,
   // spinning briefly, then yielding, then sleeping (poll on sockets, the futex doorbell on
@@ -145,6 +150,9 @@ class Communicator : private AlgoContext {
   std::atomic<bool> aborted_{false};
   std::unique_ptr<Bootstrap> bootstrap_;
   std::unique_ptr<Transport> transport_;  // sockets
+  // Channels 1..k-1 of a ring AllReduce split over BRAID_NCHANNELS rings (channel 0 is this
+  // communicator's own connections); empty with one channel or with shared memory.
+  std::vector<std::unique_ptr<Channel>> channels_;
   std::unique_ptr<ShmTransport> shm_;     // ranks on this host, when shared memory works
   ShmNode* node_ = nullptr;
   SharedWindow* window_ = nullptr;  // when every rank is on this host

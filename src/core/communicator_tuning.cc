@@ -73,7 +73,13 @@ Choice Communicator::plan(Collective coll, size_t bytes, size_t count) {
     callSliceBytes_ = std::min(sliceBytes_, (cached.choice.chunkBytes + 63) / 64 * 64);
     return cached.choice;
   }
-  const Choice choice = tuning(coll, bytes, count);
+  Choice choice = tuning(coll, bytes, count);
+  // Channels split a ring AllReduce that is large enough for every channel to pipeline.
+  const size_t k = channels_.size() + 1;
+  if (k > 1 && coll == Collective::kAllReduce && choice.algo == Algo::kRing &&
+      bytes >= k * (size_t{256} << 10)) {
+    choice.nchannels = static_cast<int>(k);
+  }
   cached = {bytes, count, choice};
   callSliceBytes_ = std::min(sliceBytes_, (choice.chunkBytes + 63) / 64 * 64);
   if (logEnabled(LogLevel::kInfo)) {

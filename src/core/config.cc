@@ -93,6 +93,11 @@ Status Config::fromEnv(Config* out) {
     c.chunkBytesForced = true;
   }
   getEnv("BRAID_TUNER_FILE", &c.tunerFile);
+  {
+    int64_t ch = 1;
+    BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_NCHANNELS", 1, 16, &ch));
+    c.nchannels = static_cast<int>(ch);
+  }
   getEnv("BRAID_SOCKET_IFNAME", &c.socketIfname);
   v = 0;
   BRAID_RETURN_IF_ERROR(getEnvInt("BRAID_CHECK", 0, 1, &v));

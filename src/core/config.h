@@ -25,6 +25,9 @@ struct Config {
   bool chunkBytesForced = false;  // BRAID_CHUNK_BYTES was set
   // BRAID_TUNER_FILE: the tuner's cost parameters (algo/tuner.h), or empty for the defaults.
   std::string tunerFile;
+  // BRAID_NCHANNELS: independent rings (own sockets, scratch and thread each) a large ring
+  // AllReduce is split over, where every pair talks TCP.
+  int nchannels = 1;
   // Interface selection (NCCL syntax): "eth", "^docker,lo", "=eth0".
   std::string socketIfname;
   // Address family: 0 any, 4 or 6.

@@ -179,10 +179,19 @@ class SocketConnection : public Connection {
 
 Status SocketTransport::connect(const std::vector<int>& peers,
                                 std::vector<std::unique_ptr<Connection>>* out) {
+  std::vector<std::vector<std::unique_ptr<Connection>>> channels;
+  BRAID_RETURN_IF_ERROR(connectChannels(peers, 1, &channels));
+  for (auto& c : channels[0]) out->push_back(std::move(c));
+  return Status::ok();
+}
+
+Status SocketTransport::connectChannels(const std::vector<int>& peers, int nchannels,
+                                        std::vector<std::vector<std::unique_ptr<Connection>>>* out) {
   const int me = bootstrap_->rank();
-  // Channels [0, nsocks) carry lower rank -> higher rank, [nsocks, 2 nsocks) the reverse.
+  // Per channel, sockets [0, per) carry lower rank -> higher rank, [per, 2 per) the reverse;
+  // channel c's sockets are [2 per c, 2 per (c + 1)).
   const int perDirection = config_.socketNsocks;
-  const int nsocks = 2 * perDirection;
+  const int nsocks = 2 * perDirection * nchannels;
   Deadline deadline(config_.timeoutMs);
   std::map<int, std::vector<Fd>> socks;
   // Lower rank connects. Connects never wait for the peer's accept (the listen backlog holds
@@ -296,17 +305,24 @@ Status SocketTransport::connect(const std::vector<int>& peers,
       ++i;
     }
   }
+  out->clear();
+  out->resize(static_cast<size_t>(nchannels));
   for (int peer : peers) {
-    std::string desc = bootstrap_->describe(peer) + " over TCP";
     std::vector<Fd>& all = socks[peer];
-    std::vector<Fd> lowToHigh;
-    std::vector<Fd> highToLow;
-    for (int c = 0; c < nsocks; ++c)
-      (c < perDirection ? lowToHigh : highToLow).push_back(std::move(all[c]));
-    const bool lower = me < peer;
-    out->push_back(std::make_unique<SocketConnection>(
-        peer, desc, std::move(lower ? lowToHigh : highToLow),
-        std::move(lower ? highToLow : lowToHigh), config_.socketSegmentBytes));
+    for (int ch = 0; ch < nchannels; ++ch) {
+      std::string desc = bootstrap_->describe(peer) + " over TCP" +
+                         (nchannels > 1 ? " (channel " + std::to_string(ch) + ")" : "");
+      std::vector<Fd> lowToHigh;
+      std::vector<Fd> highToLow;
+      for (int c = 0; c < 2 * perDirection; ++c) {
+        (c < perDirection ? lowToHigh : highToLow)
+            .push_back(std::move(all[static_cast<size_t>(2 * perDirection * ch + c)]));
+      }
+      const bool lower = me < peer;
+      (*out)[static_cast<size_t>(ch)].push_back(std::make_unique<SocketConnection>(
+          peer, desc, std::move(lower ? lowToHigh : highToLow),
+          std::move(lower ? highToLow : lowToHigh), config_.socketSegmentBytes));
+    }
   }
   BRAID_INFO(me,
              "socket transport: connected to %zu peer(s) with %d socket(s) per direction, %zu-byte "

@@ -25,6 +25,10 @@ class SocketTransport : public Transport {
   const char* name() const override { return "socket"; }
   Status connect(const std::vector<int>& peers,
                  std::vector<std::unique_ptr<Connection>>* out) override;
+  // nchannels independent connections to each peer, in one set-up round (so sockets of
+  // different channels cannot be confused): (*out)[c] holds channel c's, in the order of peers.
+  Status connectChannels(const std::vector<int>& peers, int nchannels,
+                         std::vector<std::vector<std::unique_ptr<Connection>>>* out);
 
  private:
   Bootstrap* bootstrap_;

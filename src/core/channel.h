@@ -1,0 +1,100 @@
+// Channels: a large ring AllReduce split over several independent rings, each with its own
+// TCP connections to the ring neighbours, its own scratch and its own thread, so one stream's
+// window or one core's copy speed does not cap the bandwidth (BRAID_NCHANNELS).
+//
+// The communicator runs channel 0 itself, on its own connections, on the calling thread;
+// each further channel is a Channel: an AlgoContext over its own connections, run by a worker
+// thread that sleeps on a condition variable between collectives. A channel's waits watch
+// only its own connections, the abort eventfd and its cancel eventfd; the bootstrap stays
+// with the calling thread. When one channel fails, the communicator cancels the others (they
+// return at once) and fails as a whole with the first error.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "algo/algo_context.h"
+#include "core/fd.h"
+#include "transports/transport.h"
+
+namespace braid {
+
+class Channel : public AlgoContext {
+ public:
+  struct Params {
+    int rank = 0;
+    int nranks = 0;
+    int ringPosition = 0;
+    std::vector<int> ring;  // rank at each ring position
+    int64_t timeoutMs = 0;
+    int abortFd = -1;
+    size_t sliceBytes = 0;
+  };
+  // conns: this channel's connections to the ring's next and previous ranks (one when they
+  // are the same rank).
+  static Status create(const Params& params, std::vector<std::unique_ptr<Connection>> conns,
+                       std::unique_ptr<Channel>* out);
+  ~Channel() override;
+
+  // Runs work on the channel's thread; wait() returns its status.
+  void start(std::function<Status(AlgoContext&)> work);
+  Status wait();
+  // From another thread: the running work returns an error soon.
+  void cancel();
+  // Closes the connections (the channel's thread is idle).
+  void close();
+
+  // AlgoContext.
+  int rank() const override { return p_.rank; }
+  int nranks() const override { return p_.nranks; }
+  int ringPosition() const override { return p_.ringPosition; }
+  int ringRank(int position) const override { return p_.ring[static_cast<size_t>(position)]; }
+  Connection* next() override { return next_; }
+  Connection* prev() override { return prev_; }
+  Connection* connectionTo(int rank) override;
+  char* directScratch() override { return nullptr; }
+  Status waitSend(Connection* conn, uint64_t ticket) override;
+  Status waitRecv(Connection* conn, uint64_t ticket) override;
+  size_t sliceBytes() const override { return callSlice_; }
+  char* scratch(int slot) override {
+    return scratch_.get() + static_cast<size_t>(slot) * p_.sliceBytes;
+  }
+  MemoryOps& memory() override { return memory_; }
+  SharedWindow* window() override { return nullptr; }
+  Status waitFlag(int rank, int which, uint64_t atLeast) override;
+  Status waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) override;
+
+  void setCallSlice(size_t bytes) { callSlice_ = bytes; }
+
+ private:
+  explicit Channel(const Params& params) : p_(params) {}
+  Status waitTicket(Connection* conn, bool send, uint64_t ticket);
+  void loop();
+
+  Params p_;
+  std::vector<std::unique_ptr<Connection>> conns_;
+  Connection* next_ = nullptr;
+  Connection* prev_ = nullptr;
+  std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, nullptr};
+  size_t callSlice_ = 0;
+  HostMemoryOps memory_;
+  Fd cancelFd_;
+  std::atomic<bool> cancelled_{false};
+  std::vector<pollfd> pollfds_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<Status(AlgoContext&)> work_;
+  bool hasWork_ = false;
+  bool done_ = false;
+  bool stopping_ = false;
+  Status result_;
+  std::thread thread_;
+};
+
+}  // namespace braid
