@@ -104,7 +104,9 @@ Connection* Channel::connectionTo(int rank) {
   return nullptr;
 }
 
-Status Channel::waitSend(Connection* conn, uint64_t ticket) { return waitTicket(conn, true, ticket); }
+Status Channel::waitSend(Connection* conn, uint64_t ticket) {
+  return waitTicket(conn, true, ticket);
+}
 Status Channel::waitRecv(Connection* conn, uint64_t ticket) {
   return waitTicket(conn, false, ticket);
 }

@@ -127,6 +127,9 @@ Status Communicator::connectChannels(int nextRank, int prevRank) {
   std::vector<int> neighbours{nextRank};
   if (prevRank != nextRank) neighbours.push_back(prevRank);
   std::vector<std::vector<std::unique_ptr<Connection>>> extra;
+  // Every rank must be done accepting the first round: a hello of this round reaching a rank
+  // still in the first would be dropped as a stranger.
+  BRAID_RETURN_IF_ERROR(bootstrap_->barrier());
   BRAID_RETURN_IF_ERROR(static_cast<SocketTransport*>(transport_.get())
                             ->connectChannels(neighbours, config_.nchannels - 1, &extra));
   Channel::Params p;

@@ -185,8 +185,9 @@ Status SocketTransport::connect(const std::vector<int>& peers,
   return Status::ok();
 }
 
-Status SocketTransport::connectChannels(const std::vector<int>& peers, int nchannels,
-                                        std::vector<std::vector<std::unique_ptr<Connection>>>* out) {
+Status SocketTransport::connectChannels(
+    const std::vector<int>& peers, int nchannels,
+    std::vector<std::vector<std::unique_ptr<Connection>>>* out) {
   const int me = bootstrap_->rank();
   // Per channel, sockets [0, per) carry lower rank -> higher rank, [per, 2 per) the reverse;
   // channel c's sockets are [2 per c, 2 per (c + 1)).
