@@ -45,7 +45,7 @@
 //                    (Reduce: 2 c (beta + gamma))
 //   ReduceScatter / AllGather (b per rank): ring only, (n-1) k (alpha + o/s) + (n-1) b beta
 // Channels: choose() returns 1; the communicator raises it to BRAID_NCHANNELS for a ring
-// AllReduce of at least 256 KiB per channel where every pair talks TCP (src/core/channel.h).
+// AllReduce of at least 256 KiB per channel where every pair talks TCP (src/comm/channel.h).
 // The default stays 1: striping one connection over 4 sockets gained nothing on loopback with
 // 2 cores, and the ring fills 87% of the namespace cluster's links (docs/performance.md).
 #pragma once

@@ -18,7 +18,7 @@
 #include "bootstrap/env_init.h"
 #include "bootstrap/wire.h"
 #include "braid/braid.h"
-#include "core/communicator.h"
+#include "comm/communicator.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/socket_io.h"

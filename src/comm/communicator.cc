@@ -1,4 +1,4 @@
-#include "core/communicator.h"
+#include "comm/communicator.h"
 
 #include <sched.h>
 #include <sys/eventfd.h>

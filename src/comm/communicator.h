@@ -26,11 +26,11 @@
 #include "algo/algo_context.h"
 #include "algo/tuner.h"
 #include "bootstrap/bootstrap.h"
-#include "core/channel.h"
+#include "comm/channel.h"
 #include "core/config.h"
 #include "core/fd.h"
 #include "core/function_ref.h"
-#include "core/request.h"
+#include "comm/request.h"
 #include "transports/shm/shm_transport.h"
 #include "transports/transport.h"
 

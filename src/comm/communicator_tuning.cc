@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/communicator.h"
+#include "comm/communicator.h"
 #include "core/log.h"
 
 namespace braid {

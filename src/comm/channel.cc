@@ -1,4 +1,4 @@
-#include "core/channel.h"
+#include "comm/channel.h"
 
 #include <sched.h>
 #include <sys/eventfd.h>
