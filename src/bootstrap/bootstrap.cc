@@ -376,9 +376,7 @@ void Bootstrap::recordFailure(Status status) {
 void Bootstrap::relay(FrameType type, int failedRank, const std::string& message,
                       const Link* except) {
   if (params_.rank != 0) return;
-  std::vector<uint8_t> payload(4 + message.size());
-  putU32(payload.data(), static_cast<uint32_t>(failedRank));
-  std::memcpy(payload.data() + 4, message.data(), message.size());
+  std::vector<uint8_t> payload = encodeFailureNotice(failedRank, message);
   uint8_t hdr[kFrameHeaderBytes];
   encodeFrameHeader(type, static_cast<uint32_t>(payload.size()), hdr);
   for (auto& link : links_) {
@@ -423,9 +421,10 @@ Status Bootstrap::pump(Link* link) {
         break;
       case FrameType::kAbort:
       case FrameType::kGone: {
-        int failed = payload.size() >= 4 ? static_cast<int>(getU32(payload.data())) : link->rank;
-        std::string msg = payload.size() > 4 ? std::string(payload.begin() + 4, payload.end())
-                                             : describe(failed) + " failed";
+        int failed = link->rank;
+        std::string msg;
+        decodeFailureNotice(payload, &failed, &msg);
+        if (msg.empty()) msg = describe(failed) + " failed";
         if (frame.type == FrameType::kAbort) {
           recordFailure(remoteError(msg));
         } else if (peerGone_.isOk()) {
@@ -538,9 +537,7 @@ void Bootstrap::notifyFailure(const std::string& message) {
     return;
   }
   if (links_.empty() || !links_[0] || links_[0]->closed) return;
-  std::vector<uint8_t> payload(4 + message.size());
-  putU32(payload.data(), static_cast<uint32_t>(params_.rank));
-  std::memcpy(payload.data() + 4, message.data(), message.size());
+  std::vector<uint8_t> payload = encodeFailureNotice(params_.rank, message);
   uint8_t hdr[kFrameHeaderBytes];
   encodeFrameHeader(FrameType::kAbort, static_cast<uint32_t>(payload.size()), hdr);
   (void)send(links_[0]->fd.get(), hdr, sizeof(hdr), MSG_DONTWAIT | MSG_NOSIGNAL);
