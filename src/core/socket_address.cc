@@ -84,7 +84,7 @@ Status SocketAddress::resolve(const std::string& host, int port, int family, Soc
   return Status::ok();
 }
 
-Status SocketAddress::parse(const std::string& text, int family, SocketAddress* out) {
+Status SocketAddress::splitHostPort(const std::string& text, std::string* hostOut, int* portOut) {
   std::string host;
   std::string portText;
   if (!text.empty() && text[0] == '[') {
@@ -109,6 +109,15 @@ Status SocketAddress::parse(const std::string& text, int family, SocketAddress* 
   }
   int port = std::stoi(portText);
   if (port > 65535) return invalidArgument("port in '" + text + "' is out of range");
+  *hostOut = host;
+  *portOut = port;
+  return Status::ok();
+}
+
+Status SocketAddress::parse(const std::string& text, int family, SocketAddress* out) {
+  std::string host;
+  int port = 0;
+  BRAID_RETURN_IF_ERROR(splitHostPort(text, &host, &port));
   return resolve(host, port, family, out);
 }
 
