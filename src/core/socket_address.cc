@@ -103,8 +103,10 @@ Status SocketAddress::splitHostPort(const std::string& text, std::string* hostOu
     host = text.substr(0, colon);
     portText = text.substr(colon + 1);
   }
-  if (host.empty() || portText.empty() || portText.size() > 5 ||
-      portText.find_first_not_of("0123456789") != std::string::npos) {
+  // A host (name or address) never holds a bracket: "[[]:1" or "a]:1" is malformed, not a
+  // name for the resolver to refuse.
+  if (host.empty() || host.find_first_of("[]") != std::string::npos || portText.empty() ||
+      portText.size() > 5 || portText.find_first_not_of("0123456789") != std::string::npos) {
     return invalidArgument("address '" + text + "' is not of the form host:port");
   }
   int port = std::stoi(portText);
