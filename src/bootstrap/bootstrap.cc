@@ -28,6 +28,105 @@ std::string rankList(const std::vector<int>& ranks) {
   return s;
 }
 
+// A connection accepted by the rendezvous, until its hello is complete.
+struct PendingHello {
+  Fd fd;
+  SocketAddress from;
+  std::vector<uint8_t> buf;
+  int64_t dropAtMs;
+};
+
+// Takes every connection waiting on the listener.
+void acceptPending(int listenFd, std::vector<PendingHello>* pending) {
+  for (;;) {
+    Fd fd;
+    SocketAddress from;
+    Status s = acceptOne(listenFd, &fd, &from);
+    if (!s || !fd.valid()) break;
+    pending->push_back({std::move(fd), from, {}, nowMs() + kHelloTimeoutMs});
+  }
+}
+
+// Reads what has arrived of p's hello, without blocking. Returns false when the connection is
+// to be dropped (closed early, or too slow), with *why.
+bool readHello(PendingHello* p, std::string* why) {
+  uint8_t tmp[kHelloBytes];
+  size_t want = kHelloBytes - p->buf.size();
+  ssize_t got = recv(p->fd.get(), tmp, want, MSG_DONTWAIT);
+  if (got > 0) {
+    p->buf.insert(p->buf.end(), tmp, tmp + got);
+  } else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    *why = "closed before a complete hello";
+    return false;
+  }
+  if (p->buf.size() < kHelloBytes && nowMs() >= p->dropAtMs) {
+    *why = "sent no complete hello within " + std::to_string(kHelloTimeoutMs) + " ms";
+    return false;
+  }
+  return true;
+}
+
+// A complete hello from a rank of this job: it decodes and knows the secret. Else *why.
+bool authenticHello(const PendingHello& p, const Secret& secret, Hello* hello, std::string* why) {
+  Status s = decodeHello(p.buf.data(), hello);
+  if (!s) {
+    *why = s.message();
+    return false;
+  }
+  if (hello->kind != HelloKind::kBootstrap || !secretsEqual(hello->secret, secret)) {
+    *why = "wrong secret";
+    return false;
+  }
+  return true;
+}
+
+// What an authenticated rank claims, checked against the job: its nranks, its rank in range
+// and not taken (`claimed`: another connection already has it). OK, or why the rendezvous
+// fails.
+Status checkClaim(const Hello& hello, int n, const std::vector<RankInfo>& table, bool claimed) {
+  int r = static_cast<int>(hello.rank);
+  if (hello.nranks != static_cast<uint32_t>(n)) {
+    return invalidUsage("mismatched nranks: rank " + std::to_string(hello.rank) + " (" +
+                        hello.info.hostname + " pid " + std::to_string(hello.info.pid) +
+                        ") was started with nranks " + std::to_string(hello.nranks) +
+                        ", rank 0 with nranks " + std::to_string(n));
+  }
+  if (r < 0 || r >= n) {
+    return invalidUsage("rank " + std::to_string(r) + " (" + hello.info.hostname + " pid " +
+                        std::to_string(hello.info.pid) + ") is out of range for nranks " +
+                        std::to_string(n));
+  }
+  if (r == 0) {
+    return invalidUsage("duplicate rank 0: claimed by the root (" + table[0].hostname + " pid " +
+                        std::to_string(table[0].pid) + ") and by " + hello.info.hostname + " pid " +
+                        std::to_string(hello.info.pid));
+  }
+  if (claimed) {
+    return invalidUsage("duplicate rank " + std::to_string(r) + ": claimed by " +
+                        table[r].hostname + " pid " + std::to_string(table[r].pid) + " and by " +
+                        hello.info.hostname + " pid " + std::to_string(hello.info.pid));
+  }
+  return Status::ok();
+}
+
+// Sends a rendezvous error frame (best effort, a second at most).
+void sendErrorFrame(int fd, const Status& err, int abortFd) {
+  uint8_t hdr[kFrameHeaderBytes];
+  std::vector<uint8_t> payload = encodeErrorPayload(err);
+  encodeFrameHeader(FrameType::kError, static_cast<uint32_t>(payload.size()), hdr);
+  Deadline d(1000);
+  if (writeFull(fd, hdr, sizeof(hdr), d, abortFd, "rendezvous error").isOk()) {
+    (void)writeFull(fd, payload.data(), payload.size(), d, abortFd, "rendezvous error");
+  }
+}
+
+Status rendezvousTimeout(int64_t timeoutMs, int arrived, int n, const std::vector<int>& missing) {
+  return timeoutError("rendezvous timed out after " + std::to_string(timeoutMs) +
+                      " ms (BRAID_TIMEOUT_MS): " + std::to_string(arrived) + " of " +
+                      std::to_string(n) + " ranks arrived; missing rank" +
+                      (missing.size() > 1 ? "s " : " ") + rankList(missing));
+}
+
 }  // namespace
 
 std::string localHostname() {
@@ -124,31 +223,17 @@ Status Bootstrap::rendezvousRoot(const RankInfo& self) {
   links_.resize(n);
   int arrived = 1;
 
-  struct Pending {
-    Fd fd;
-    SocketAddress from;
-    std::vector<uint8_t> buf;
-    int64_t dropAtMs;
-  };
-  std::vector<Pending> pending;
+  std::vector<PendingHello> pending;
   Status failure;
   int64_t lingerUntil = 0;
 
-  auto sendError = [&](int fd, const Status& err) {
-    uint8_t hdr[kFrameHeaderBytes];
-    std::vector<uint8_t> payload = encodeErrorPayload(err);
-    encodeFrameHeader(FrameType::kError, static_cast<uint32_t>(payload.size()), hdr);
-    Deadline d(1000);
-    if (writeFull(fd, hdr, sizeof(hdr), d, params_.abortFd, "rendezvous error").isOk()) {
-      (void)writeFull(fd, payload.data(), payload.size(), d, params_.abortFd, "rendezvous error");
-    }
-  };
+  // The first failure goes to every rank already in, and, until lingerUntil, to late arrivals.
   auto fail = [&](const Status& err) {
     if (!failure.isOk()) return;
     failure = err;
     BRAID_WARN(0, "rendezvous failed: %s", err.message().c_str());
     for (auto& link : links_) {
-      if (link) sendError(link->fd.get(), err);
+      if (link) sendErrorFrame(link->fd.get(), err, params_.abortFd);
     }
     lingerUntil = nowMs() + std::min<int64_t>(kErrorLingerMs, params_.timeoutMs);
   };
@@ -161,10 +246,7 @@ Status Bootstrap::rendezvousRoot(const RankInfo& self) {
       for (int r = 1; r < n; ++r) {
         if (!links_[r]) missing.push_back(r);
       }
-      fail(timeoutError("rendezvous timed out after " + std::to_string(params_.timeoutMs) +
-                        " ms (BRAID_TIMEOUT_MS): " + std::to_string(arrived) + " of " +
-                        std::to_string(n) + " ranks arrived; missing rank" +
-                        (missing.size() > 1 ? "s " : " ") + rankList(missing)));
+      fail(rendezvousTimeout(params_.timeoutMs, arrived, n, missing));
       continue;
     }
     std::vector<pollfd> fds;
@@ -180,85 +262,36 @@ Status Bootstrap::rendezvousRoot(const RankInfo& self) {
       fail(remoteError("rendezvous aborted by braidCommAbort"));
       return failure;
     }
-    // New connections.
-    for (;;) {
-      Fd fd;
-      SocketAddress from;
-      Status s = acceptOne(rootListen.get(), &fd, &from);
-      if (!s || !fd.valid()) break;
-      pending.push_back({std::move(fd), from, {}, nowMs() + kHelloTimeoutMs});
-    }
+    acceptPending(rootListen.get(), &pending);
     // Hellos.
     for (size_t i = 0; i < pending.size();) {
-      Pending& p = pending[i];
-      bool drop = false;
+      PendingHello& p = pending[i];
       std::string why;
-      uint8_t tmp[kHelloBytes];
-      size_t want = kHelloBytes - p.buf.size();
-      ssize_t got = recv(p.fd.get(), tmp, want, MSG_DONTWAIT);
-      if (got > 0) {
-        p.buf.insert(p.buf.end(), tmp, tmp + got);
-      } else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        drop = true;
-        why = "closed before a complete hello";
-      }
-      if (!drop && p.buf.size() < kHelloBytes && nowMs() >= p.dropAtMs) {
-        drop = true;
-        why = "sent no complete hello within " + std::to_string(kHelloTimeoutMs) + " ms";
-      }
-      if (!drop && p.buf.size() == kHelloBytes) {
-        Hello hello;
-        Status s = decodeHello(p.buf.data(), &hello);
-        if (!s) {
-          drop = true;
-          why = s.message();
-        } else if (hello.kind != HelloKind::kBootstrap ||
-                   !secretsEqual(hello.secret, params_.secret)) {
-          drop = true;
-          why = "wrong secret";
+      Hello hello;
+      if (readHello(&p, &why) && p.buf.size() == kHelloBytes &&
+          authenticHello(p, params_.secret, &hello, &why)) {
+        // An authenticated rank: check what it claims.
+        const int r = static_cast<int>(hello.rank);
+        Status bad = checkClaim(hello, n, table_, r > 0 && r < n && links_[r]);
+        if (!bad.isOk()) {
+          sendErrorFrame(p.fd.get(), bad, params_.abortFd);
+          fail(bad);
+        } else if (!failure.isOk()) {
+          sendErrorFrame(p.fd.get(), failure, params_.abortFd);
         } else {
-          // An authenticated rank: check what it claims.
-          Status bad;
-          int r = static_cast<int>(hello.rank);
-          if (hello.nranks != static_cast<uint32_t>(n)) {
-            bad = invalidUsage("mismatched nranks: rank " + std::to_string(hello.rank) + " (" +
-                               hello.info.hostname + " pid " + std::to_string(hello.info.pid) +
-                               ") was started with nranks " + std::to_string(hello.nranks) +
-                               ", rank 0 with nranks " + std::to_string(n));
-          } else if (r < 0 || r >= n) {
-            bad = invalidUsage("rank " + std::to_string(r) + " (" + hello.info.hostname + " pid " +
-                               std::to_string(hello.info.pid) + ") is out of range for nranks " +
-                               std::to_string(n));
-          } else if (r == 0) {
-            bad = invalidUsage("duplicate rank 0: claimed by the root (" + table_[0].hostname +
-                               " pid " + std::to_string(table_[0].pid) + ") and by " +
-                               hello.info.hostname + " pid " + std::to_string(hello.info.pid));
-          } else if (links_[r]) {
-            bad = invalidUsage("duplicate rank " + std::to_string(r) + ": claimed by " +
-                               table_[r].hostname + " pid " + std::to_string(table_[r].pid) +
-                               " and by " + hello.info.hostname + " pid " +
-                               std::to_string(hello.info.pid));
-          }
-          if (!bad.isOk()) {
-            sendError(p.fd.get(), bad);
-            fail(bad);
-          } else if (!failure.isOk()) {
-            sendError(p.fd.get(), failure);
-          } else {
-            hello.info.rank = r;
-            table_[r] = hello.info;
-            links_[r] = std::make_unique<Link>();
-            links_[r]->fd = std::move(p.fd);
-            links_[r]->rank = r;
-            ++arrived;
-            BRAID_TRACE(0, "rendezvous: rank %d arrived from %s (%d of %d)", r,
-                        p.from.toString().c_str(), arrived, n);
-          }
-          pending.erase(pending.begin() + static_cast<long>(i));
-          continue;
+          hello.info.rank = r;
+          table_[r] = hello.info;
+          links_[r] = std::make_unique<Link>();
+          links_[r]->fd = std::move(p.fd);
+          links_[r]->rank = r;
+          ++arrived;
+          BRAID_TRACE(0, "rendezvous: rank %d arrived from %s (%d of %d)", r,
+                      p.from.toString().c_str(), arrived, n);
         }
+        pending.erase(pending.begin() + static_cast<long>(i));
+        continue;
       }
-      if (drop) {
+      if (!why.empty()) {
         BRAID_WARN(0, "rendezvous: dropped a connection from %s: %s", p.from.toString().c_str(),
                    why.c_str());
         pending.erase(pending.begin() + static_cast<long>(i));
@@ -343,9 +376,7 @@ void Bootstrap::recordFailure(Status status) {
 void Bootstrap::relay(FrameType type, int failedRank, const std::string& message,
                       const Link* except) {
   if (params_.rank != 0) return;
-  std::vector<uint8_t> payload(4 + message.size());
-  putU32(payload.data(), static_cast<uint32_t>(failedRank));
-  std::memcpy(payload.data() + 4, message.data(), message.size());
+  std::vector<uint8_t> payload = encodeFailureNotice(failedRank, message);
   uint8_t hdr[kFrameHeaderBytes];
   encodeFrameHeader(type, static_cast<uint32_t>(payload.size()), hdr);
   for (auto& link : links_) {
@@ -390,9 +421,10 @@ Status Bootstrap::pump(Link* link) {
         break;
       case FrameType::kAbort:
       case FrameType::kGone: {
-        int failed = payload.size() >= 4 ? static_cast<int>(getU32(payload.data())) : link->rank;
-        std::string msg = payload.size() > 4 ? std::string(payload.begin() + 4, payload.end())
-                                             : describe(failed) + " failed";
+        int failed = link->rank;
+        std::string msg;
+        decodeFailureNotice(payload, &failed, &msg);
+        if (msg.empty()) msg = describe(failed) + " failed";
         if (frame.type == FrameType::kAbort) {
           recordFailure(remoteError(msg));
         } else if (peerGone_.isOk()) {
@@ -505,9 +537,7 @@ void Bootstrap::notifyFailure(const std::string& message) {
     return;
   }
   if (links_.empty() || !links_[0] || links_[0]->closed) return;
-  std::vector<uint8_t> payload(4 + message.size());
-  putU32(payload.data(), static_cast<uint32_t>(params_.rank));
-  std::memcpy(payload.data() + 4, message.data(), message.size());
+  std::vector<uint8_t> payload = encodeFailureNotice(params_.rank, message);
   uint8_t hdr[kFrameHeaderBytes];
   encodeFrameHeader(FrameType::kAbort, static_cast<uint32_t>(payload.size()), hdr);
   (void)send(links_[0]->fd.get(), hdr, sizeof(hdr), MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -173,15 +173,40 @@ std::vector<uint8_t> encodeErrorPayload(const Status& s) {
   return out;
 }
 
+namespace {
+
+// Text from another process, made safe to print: bytes outside printable ASCII become '?'.
+std::string printableText(std::vector<uint8_t>::const_iterator begin,
+                          std::vector<uint8_t>::const_iterator end) {
+  std::string text(begin, end);
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  }
+  return text;
+}
+
+}  // namespace
+
 Status decodeErrorPayload(const std::vector<uint8_t>& p) {
   if (p.size() < 4) return remoteError("rendezvous failed (malformed error from rank 0)");
   uint32_t code = getU32(p.data());
   if (code == 0 || code > braidTimeout) code = braidRemoteError;
-  std::string text(p.begin() + 4, p.end());
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
-  }
-  return {static_cast<braidResult_t>(code), text};
+  return {static_cast<braidResult_t>(code), printableText(p.begin() + 4, p.end())};
+}
+
+std::vector<uint8_t> encodeFailureNotice(int failedRank, const std::string& message) {
+  std::vector<uint8_t> out(4 + message.size());
+  putU32(out.data(), static_cast<uint32_t>(failedRank));
+  std::copy(message.begin(), message.end(), out.begin() + 4);
+  return out;
+}
+
+void decodeFailureNotice(const std::vector<uint8_t>& payload, int* failedRank,
+                         std::string* message) {
+  message->clear();
+  if (payload.size() < 4) return;
+  *failedRank = static_cast<int>(getU32(payload.data()));
+  *message = printableText(payload.begin() + 4, payload.end());
 }
 
 std::vector<uint8_t> encodeTable(const std::vector<RankInfo>& table) {

@@ -106,6 +106,14 @@ uint32_t getU32(const uint8_t* p);
 std::vector<uint8_t> encodeErrorPayload(const Status& s);
 Status decodeErrorPayload(const std::vector<uint8_t>& payload);
 
+// The payload of a failure notice (kAbort, kGone): the failed rank (u32) + what happened.
+std::vector<uint8_t> encodeFailureNotice(int failedRank, const std::string& message);
+// Sets *failedRank when the payload names one (4 bytes or more; left alone otherwise) and
+// *message to the text after it (empty when there is none), with bytes outside printable ASCII
+// replaced by '?' as in error payloads: the text ends up in users' error messages and logs.
+void decodeFailureNotice(const std::vector<uint8_t>& payload, int* failedRank,
+                         std::string* message);
+
 // Parses 32 hexadecimal characters (BRAID_SECRET).
 Status parseSecret(const std::string& hex, Secret* out);
 

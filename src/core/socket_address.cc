@@ -84,7 +84,7 @@ Status SocketAddress::resolve(const std::string& host, int port, int family, Soc
   return Status::ok();
 }
 
-Status SocketAddress::parse(const std::string& text, int family, SocketAddress* out) {
+Status SocketAddress::splitHostPort(const std::string& text, std::string* hostOut, int* portOut) {
   std::string host;
   std::string portText;
   if (!text.empty() && text[0] == '[') {
@@ -103,12 +103,23 @@ Status SocketAddress::parse(const std::string& text, int family, SocketAddress* 
     host = text.substr(0, colon);
     portText = text.substr(colon + 1);
   }
-  if (host.empty() || portText.empty() || portText.size() > 5 ||
-      portText.find_first_not_of("0123456789") != std::string::npos) {
+  // A host (name or address) never holds a bracket: "[[]:1" or "a]:1" is malformed, not a
+  // name for the resolver to refuse.
+  if (host.empty() || host.find_first_of("[]") != std::string::npos || portText.empty() ||
+      portText.size() > 5 || portText.find_first_not_of("0123456789") != std::string::npos) {
     return invalidArgument("address '" + text + "' is not of the form host:port");
   }
   int port = std::stoi(portText);
   if (port > 65535) return invalidArgument("port in '" + text + "' is out of range");
+  *hostOut = host;
+  *portOut = port;
+  return Status::ok();
+}
+
+Status SocketAddress::parse(const std::string& text, int family, SocketAddress* out) {
+  std::string host;
+  int port = 0;
+  BRAID_RETURN_IF_ERROR(splitHostPort(text, &host, &port));
   return resolve(host, port, family, out);
 }
 

@@ -20,6 +20,8 @@ class SocketAddress {
 
   // "1.2.3.4:5", "[::1]:5", "hostname:5". Hostnames resolve with getaddrinfo (family 0 = any).
   static Status parse(const std::string& text, int family, SocketAddress* out);
+  // parse's syntax step alone, nothing resolved: the host (brackets removed) and the port.
+  static Status splitHostPort(const std::string& text, std::string* host, int* port);
   // "host" alone plus a port.
   static Status resolve(const std::string& host, int port, int family, SocketAddress* out);
   static SocketAddress fromSockaddr(const sockaddr* sa, socklen_t len);

@@ -311,12 +311,16 @@ int renderSvg(const std::string& dot, const std::string& out) {
   return rc;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line.
+struct Args {
   std::string xml, dotFile, svgFile, dump;
   Layout layout;
   int channels = 4;
+};
+
+// Reads the command line into *args. Returns -1 to go on, else the exit status (help: 0, a bad
+// option: 2).
+int parseArgs(int argc, char** argv, Args* args) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](std::string* out) {
@@ -331,32 +335,33 @@ int main(int argc, char** argv) {
       usage(stdout);
       return 0;
     } else if (a == "--xml") {
-      value(&xml);
+      value(&args->xml);
     } else if (a == "--dot") {
-      value(&dotFile);
+      value(&args->dotFile);
     } else if (a == "--svg") {
-      value(&svgFile);
+      value(&args->svgFile);
     } else if (a == "--dump") {
-      value(&dump);
+      value(&args->dump);
     } else if (a == "--hosts") {
       value(&v);
-      layout.hosts = std::atoi(v.c_str());
-      if (layout.hosts < 1 || layout.hosts > 4096) {
+      args->layout.hosts = std::atoi(v.c_str());
+      if (args->layout.hosts < 1 || args->layout.hosts > 4096) {
         std::fprintf(stderr, "braid-topo: --hosts %s: expected 1..4096\n", v.c_str());
         return 2;
       }
     } else if (a == "--ranks") {
-      value(&layout.ranks);
-      if (layout.ranks != "gpu" && layout.ranks != "numa" &&
-          (std::atoi(layout.ranks.c_str()) < 1 || std::atoi(layout.ranks.c_str()) > 1024)) {
+      value(&args->layout.ranks);
+      if (args->layout.ranks != "gpu" && args->layout.ranks != "numa" &&
+          (std::atoi(args->layout.ranks.c_str()) < 1 ||
+           std::atoi(args->layout.ranks.c_str()) > 1024)) {
         std::fprintf(stderr, "braid-topo: --ranks %s: expected gpu, numa or 1..1024\n",
-                     layout.ranks.c_str());
+                     args->layout.ranks.c_str());
         return 2;
       }
     } else if (a == "--channels") {
       value(&v);
-      channels = std::atoi(v.c_str());
-      if (channels < 1 || channels > 64) {
+      args->channels = std::atoi(v.c_str());
+      if (args->channels < 1 || args->channels > 64) {
         std::fprintf(stderr, "braid-topo: --channels %s: expected 1..64\n", v.c_str());
         return 2;
       }
@@ -366,26 +371,32 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  return -1;
+}
 
-  System sys;
-  if (!xml.empty()) {
-    braid::Status s = braid::topo::discover(xml, dump, &sys);
+// The machine: from --xml, else this one (or BRAID_TOPO_FILE). False after printing why not.
+bool loadSystem(const Args& args, System* sys) {
+  if (!args.xml.empty()) {
+    braid::Status s = braid::topo::discover(args.xml, args.dump, sys);
     if (!s) {
       std::fprintf(stderr, "braid-topo: %s\n", s.message().c_str());
-      return 1;
+      return false;
     }
   } else {
     std::string warning;
-    if (!dump.empty()) setenv("BRAID_TOPO_DUMP_FILE", dump.c_str(), 1);
-    braid::Status s = braid::topo::discoverFromEnv(&sys, &warning);
+    if (!args.dump.empty()) setenv("BRAID_TOPO_DUMP_FILE", args.dump.c_str(), 1);
+    braid::Status s = braid::topo::discoverFromEnv(sys, &warning);
     if (!warning.empty()) std::fprintf(stderr, "braid-topo: warning: %s\n", warning.c_str());
     if (!s) {
       std::fprintf(stderr, "braid-topo: %s\n", s.message().c_str());
-      return 1;
+      return false;
     }
   }
+  return true;
+}
 
-  // 1. The machine.
+// 1. The machine: counts, the tree, and the NVLink / xGMI links.
+void printMachine(const System& sys) {
   std::printf("Machine %s, from %s\n", sys.name.c_str(), sys.source.c_str());
   std::printf(
       "  %zu package(s), %zu NUMA node(s), %d cores, %zu GPU(s), %zu NIC(s), %zu NVSwitch(es)\n\n",
@@ -413,11 +424,11 @@ int main(int argc, char** argv) {
       std::printf("  %-10s %s\n", sys.label(a).c_str(), line.c_str());
     }
   }
+}
 
-  // 2. Ranks and paths.
-  std::string what;
-  ClusterInput in = makeCluster(sys, layout, channels, &what);
-  const Plan plan = braid::topo::planCluster(in);
+// 2. Host 0's ranks, the path classes between them, and from the NICs to them.
+void printRanksAndPaths(const System& sys, const ClusterInput& in, const Layout& layout,
+                        const std::string& what) {
   std::vector<int> host0;
   for (size_t r = 0; r < in.ranks.size(); ++r) {
     if (in.ranks[r].host == 0) host0.push_back(static_cast<int>(r));
@@ -462,8 +473,10 @@ int main(int argc, char** argv) {
   std::printf(
       "\n  SELF same device | NVL NVLink/xGMI | PIX one PCIe switch | PXB several PCIe "
       "switches\n  PHB PCIe host bridge | SYS across sockets | NET across the network\n");
+}
 
-  // 3. The plan.
+// 3. The plan: the rings (channels) and the double binary trees.
+void printPlan(const System& sys, const Plan& plan) {
   std::printf("\nRings (%zu channel(s); each hop's speed is the slowest link on its path):\n",
               plan.channels.size());
   for (size_t c = 0; c < plan.channels.size(); ++c) {
@@ -489,27 +502,46 @@ int main(int argc, char** argv) {
     }
     std::printf("%s\n", plan.treeParent[t].size() > 64 ? " ..." : "");
   }
+}
 
+// --dot and --svg. Returns the exit status: 1 when a file could not be written.
+int writeDrawings(const System& sys, const ClusterInput& in, const Plan& plan, const Args& args) {
   int rc = 0;
-  if (!dotFile.empty() || !svgFile.empty()) {
+  if (!args.dotFile.empty() || !args.svgFile.empty()) {
     const std::string dot = writeDot(sys, in, plan);
-    if (!dotFile.empty()) {
-      std::ofstream f(dotFile);
+    if (!args.dotFile.empty()) {
+      std::ofstream f(args.dotFile);
       f << dot;
       if (!f) {
-        std::fprintf(stderr, "braid-topo: cannot write %s\n", dotFile.c_str());
+        std::fprintf(stderr, "braid-topo: cannot write %s\n", args.dotFile.c_str());
         rc = 1;
       } else {
-        std::printf("\nwrote %s (render: dot -Tsvg %s -o out.svg)\n", dotFile.c_str(),
-                    dotFile.c_str());
+        std::printf("\nwrote %s (render: dot -Tsvg %s -o out.svg)\n", args.dotFile.c_str(),
+                    args.dotFile.c_str());
       }
     }
-    if (!svgFile.empty()) {
-      if (renderSvg(dot, svgFile) != 0)
+    if (!args.svgFile.empty()) {
+      if (renderSvg(dot, args.svgFile) != 0)
         rc = 1;
       else
-        std::printf("\nwrote %s\n", svgFile.c_str());
+        std::printf("\nwrote %s\n", args.svgFile.c_str());
     }
   }
   return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (const int exitStatus = parseArgs(argc, argv, &args); exitStatus >= 0) return exitStatus;
+  System sys;
+  if (!loadSystem(args, &sys)) return 1;
+  printMachine(sys);
+  std::string what;
+  ClusterInput in = makeCluster(sys, args.layout, args.channels, &what);
+  const Plan plan = braid::topo::planCluster(in);
+  printRanksAndPaths(sys, in, args.layout, what);
+  printPlan(sys, plan);
+  return writeDrawings(sys, in, plan, args);
 }

@@ -227,10 +227,9 @@ int fail(int rank, const Status& s) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Options o;
+// Reads the command line into *o. Returns -1 to go on, else the exit status (help: 0, a bad
+// option: 2).
+int parseArgs(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -259,71 +258,60 @@ int main(int argc, char** argv) {
       usage(stdout);
       return 0;
     } else if (a == "--bytes") {
-      size(&o.bytes);
+      size(&o->bytes);
     } else if (a == "--iters") {
-      count(&o.iters, 1, 1000);
+      count(&o->iters, 1, 1000);
     } else if (a == "--rounds") {
-      count(&o.rounds, 1, 100000);
+      count(&o->rounds, 1, 100000);
     } else if (a == "--busbw-bytes") {
-      size(&o.busbwBytes);
-      o.busbwBytes = std::max<size_t>(o.busbwBytes / 4 * 4, 4);
+      size(&o->busbwBytes);
+      o->busbwBytes = std::max<size_t>(o->busbwBytes / 4 * 4, 4);
     } else if (a == "--busbw-iters") {
-      count(&o.busbwIters, 1, 1000);
+      count(&o->busbwIters, 1, 1000);
     } else if (a == "--min-gain") {
-      o.minGain = std::atof(next().c_str());
-      if (o.minGain < 1.0 || o.minGain > 100) {
+      o->minGain = std::atof(next().c_str());
+      if (o->minGain < 1.0 || o->minGain > 100) {
         std::fprintf(stderr, "braid-tune: --min-gain: expected 1..100\n");
         return 2;
       }
     } else if (a == "--no-busbw") {
-      o.measureBusbw = false;
+      o->measureBusbw = false;
     } else if (a == "-o" || a == "--out") {
-      o.out = next();
+      o->out = next();
     } else {
       std::fprintf(stderr, "braid-tune: unknown option '%s'\n", a.c_str());
       usage(stderr);
       return 2;
     }
   }
+  return -1;
+}
 
-  braid::LaunchInfo launch;
-  Status s = braid::detectLaunch(&launch);
-  if (!s) return fail(-1, s);
-  braid::Config config;
-  s = braid::Config::fromEnv(&config);
-  if (!s) return fail(launch.rank, s);
-  const int n = launch.nranks, rank = launch.rank;
-  braid::BootstrapParams bp;
-  bp.rank = rank;
-  bp.nranks = n;
-  bp.root = launch.root;
-  bp.secret = launch.secret;
-  bp.timeoutMs = config.timeoutMs;
-  bp.ifname = config.socketIfname;
-  bp.family = config.socketFamily;
-  std::unique_ptr<Bootstrap> boot;
-  s = Bootstrap::create(bp, &boot);
-  if (!s) return fail(rank, s);
-  if (n < 2) {
-    if (rank == 0) std::printf("braid-tune: one rank, nothing to tune\n");
-    return 0;
-  }
+// What this rank measured: its sending bandwidth and its latency to each rank (0 = not
+// measured: itself, or a pair outside the sampled rounds).
+struct MyLinks {
+  std::vector<double> bw;
+  std::vector<double> lat;
+};
 
-  // Every pair connected over the socket transport.
-  braid::SocketTransport transport(boot.get(), config, -1);
+// Connects every pair over the socket transport and measures, round by round, the pairs this
+// rank is in.
+Status measureLinks(Bootstrap* boot, const braid::Config& config, const Options& o, MyLinks* mine) {
+  const int n = boot->nranks(), rank = boot->rank();
+  braid::SocketTransport transport(boot, config, -1);
   std::vector<int> peers;
   for (int p = 0; p < n; ++p) {
     if (p != rank) peers.push_back(p);
   }
   std::vector<std::unique_ptr<Connection>> conns;
-  s = transport.connect(peers, &conns);
-  if (!s) return fail(rank, s);
+  BRAID_RETURN_IF_ERROR(transport.connect(peers, &conns));
   std::vector<Connection*> to(static_cast<size_t>(n), nullptr);
   for (auto& c : conns) to[static_cast<size_t>(c->peer())] = c.get();
 
   const int m = n % 2 == 0 ? n : n + 1;
   const int rounds = o.rounds > 0 ? std::min(o.rounds, m - 1) : m - 1;
-  std::vector<double> myBw(static_cast<size_t>(n), 0), myLat(static_cast<size_t>(n), 0);
+  mine->bw.assign(static_cast<size_t>(n), 0);
+  mine->lat.assign(static_cast<size_t>(n), 0);
   std::vector<char> buf(o.bytes, 'b');
   const int64_t timeoutMs = config.timeoutMs;
   if (rank == 0) {
@@ -332,34 +320,46 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   for (int r = 0; r < rounds; ++r) {
-    s = boot->barrier();
-    if (!s) return fail(rank, s);
+    BRAID_RETURN_IF_ERROR(boot->barrier());
     for (const auto& [a, b] : roundPairs(n, r)) {
       if (rank != a && rank != b) continue;
       const int other = rank == a ? b : a;
       Connection* c = to[static_cast<size_t>(other)];
       Link l;
       // a -> b, then b -> a, then the latency.
-      s = measurePair(conns, c, rank == a, o, buf, timeoutMs, &l);
-      if (s) s = measurePair(conns, c, rank == b, o, buf, timeoutMs, &l);
-      if (s) s = pingPong(conns, c, rank == a, timeoutMs, &l.latencyUs);
-      if (!s) return fail(rank, s);
-      myBw[static_cast<size_t>(other)] = l.gbps;
-      myLat[static_cast<size_t>(other)] = l.latencyUs;
+      BRAID_RETURN_IF_ERROR(measurePair(conns, c, rank == a, o, buf, timeoutMs, &l));
+      BRAID_RETURN_IF_ERROR(measurePair(conns, c, rank == b, o, buf, timeoutMs, &l));
+      BRAID_RETURN_IF_ERROR(pingPong(conns, c, rank == a, timeoutMs, &l.latencyUs));
+      mine->bw[static_cast<size_t>(other)] = l.gbps;
+      mine->lat[static_cast<size_t>(other)] = l.latencyUs;
     }
   }
   for (auto& c : conns) c->close();
+  return Status::ok();
+}
 
-  // Everyone gets the whole matrix: row i = what rank i measured sending.
+// The whole job's measurements, the same on every rank.
+struct Matrices {
+  braid::topo::BwMatrix bw;   // row: from, column: to
+  braid::topo::BwMatrix lat;  // row: who measured
+  std::vector<std::vector<bool>> wasMeasured;
+  int guessed = 0;  // pairs not measured, counted as 0.9 x the median
+};
+
+// Gathers every rank's row (row i = what rank i measured sending) and fills the pairs a sample
+// left out.
+Status gatherMatrices(Bootstrap* boot, const MyLinks& mine, Matrices* out) {
+  const int n = boot->nranks();
   std::vector<uint8_t> all, allLat;
-  s = boot->allgather(myBw.data(), myBw.size() * sizeof(double), &all);
-  if (s) s = boot->allgather(myLat.data(), myLat.size() * sizeof(double), &allLat);
-  if (!s) return fail(rank, s);
-  braid::topo::BwMatrix bw(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(n)));
-  braid::topo::BwMatrix lat = bw;
+  BRAID_RETURN_IF_ERROR(boot->allgather(mine.bw.data(), mine.bw.size() * sizeof(double), &all));
+  BRAID_RETURN_IF_ERROR(
+      boot->allgather(mine.lat.data(), mine.lat.size() * sizeof(double), &allLat));
+  braid::topo::BwMatrix& bw = out->bw;
+  braid::topo::BwMatrix& lat = out->lat;
+  bw.assign(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(n)));
+  lat = bw;
+  out->wasMeasured.assign(static_cast<size_t>(n), std::vector<bool>(static_cast<size_t>(n), true));
   std::vector<double> measured;
-  std::vector<std::vector<bool>> wasMeasured(static_cast<size_t>(n),
-                                             std::vector<bool>(static_cast<size_t>(n), true));
   for (int i = 0; i < n; ++i) {
     std::memcpy(bw[static_cast<size_t>(i)].data(),
                 all.data() + static_cast<size_t>(i * n) * sizeof(double),
@@ -375,104 +375,175 @@ int main(int argc, char** argv) {
   // measured good link is preferred to an unknown one.
   std::sort(measured.begin(), measured.end());
   const double median = measured.empty() ? 1 : measured[measured.size() / 2];
-  int guessed = 0;
+  out->guessed = 0;
   for (int i = 0; i < n; ++i) {
     for (int j = 0; j < n; ++j) {
       if (i != j && bw[i][j] <= 0) {
         bw[i][j] = 0.9 * median;
-        wasMeasured[static_cast<size_t>(i)][static_cast<size_t>(j)] = false;
-        ++guessed;
+        out->wasMeasured[static_cast<size_t>(i)][static_cast<size_t>(j)] = false;
+        ++out->guessed;
       }
     }
   }
+  return Status::ok();
+}
 
-  // The current ring (what a communicator would run now) and the tuned one.
+// Prints the bandwidth and latency matrices (at most 32 x 32).
+void printMatrices(const Matrices& mx, int n) {
+  const braid::topo::BwMatrix& bw = mx.bw;
+  const braid::topo::BwMatrix& lat = mx.lat;
+  std::printf("\nbandwidth, GB/s (row: from, column: to)%s\n      ",
+              mx.guessed > 0 ? "; * = not measured: 0.9 x the median" : "");
+  for (int j = 0; j < n && j < 32; ++j) std::printf(" %7d", j);
+  std::printf("\n");
+  for (int i = 0; i < n && i < 32; ++i) {
+    std::printf("  %-4d", i);
+    for (int j = 0; j < n && j < 32; ++j) {
+      if (i == j)
+        std::printf(" %7s", "-");
+      else
+        std::printf(" %6.3f%s", bw[i][j],
+                    mx.wasMeasured[static_cast<size_t>(i)][static_cast<size_t>(j)] ? " " : "*");
+    }
+    std::printf("\n");
+  }
+  std::printf("\nlatency, us (8-byte ping-pong / 2)\n      ");
+  for (int j = 0; j < n && j < 32; ++j) std::printf(" %7d", j);
+  std::printf("\n");
+  for (int i = 0; i < n && i < 32; ++i) {
+    std::printf("  %-4d", i);
+    for (int j = 0; j < n && j < 32; ++j) {
+      const double v = lat[i][j] > 0 ? lat[i][j] : lat[j][i];
+      if (i == j || v <= 0)
+        std::printf(" %7s", "-");
+      else
+        std::printf(" %7.1f", v);
+    }
+    std::printf("\n");
+  }
+}
+
+// The current ring (what a communicator would run now), the tuned one, and the one to use.
+struct Rings {
   std::vector<int> current;
-  s = braid::topo::communicatorRing(boot.get(), &current);
-  if (!s) return fail(rank, s);
-  const std::vector<int> tuned = braid::topo::bestRing(bw);
-  const double curBottleneck = braid::topo::ringBottleneck(bw, current);
-  const double newBottleneck = braid::topo::ringBottleneck(bw, tuned);
-  // A ring AllReduce moves 2(n-1)/n of the data over every hop: its busbw is the slowest hop.
-  const bool keep = newBottleneck <= curBottleneck * o.minGain;
-  const std::vector<int>& best = keep ? current : tuned;
+  std::vector<int> tuned;
+  double curBottleneck = 0;
+  double newBottleneck = 0;
+  bool keep = false;  // the tuned ring is not enough better: keep the current one
+  const std::vector<int>& best() const { return keep ? current : tuned; }
+};
 
-  std::string ringFile;
-  if (rank == 0) {
-    std::printf("\nbandwidth, GB/s (row: from, column: to)%s\n      ",
-                guessed > 0 ? "; * = not measured: 0.9 x the median" : "");
-    for (int j = 0; j < n && j < 32; ++j) std::printf(" %7d", j);
-    std::printf("\n");
-    for (int i = 0; i < n && i < 32; ++i) {
-      std::printf("  %-4d", i);
-      for (int j = 0; j < n && j < 32; ++j) {
-        if (i == j)
-          std::printf(" %7s", "-");
-        else
-          std::printf(" %6.3f%s", bw[i][j],
-                      wasMeasured[static_cast<size_t>(i)][static_cast<size_t>(j)] ? " " : "*");
-      }
-      std::printf("\n");
-    }
-    std::printf("\nlatency, us (8-byte ping-pong / 2)\n      ");
-    for (int j = 0; j < n && j < 32; ++j) std::printf(" %7d", j);
-    std::printf("\n");
-    for (int i = 0; i < n && i < 32; ++i) {
-      std::printf("  %-4d", i);
-      for (int j = 0; j < n && j < 32; ++j) {
-        const double v = lat[i][j] > 0 ? lat[i][j] : lat[j][i];
-        if (i == j || v <= 0)
-          std::printf(" %7s", "-");
-        else
-          std::printf(" %7.1f", v);
-      }
-      std::printf("\n");
-    }
-    std::printf("\ncurrent ring: %s\n  predicted busbw %.3f GB/s (slowest hop %s)\n",
-                ringText(current).c_str(), curBottleneck, slowestHop(bw, current).c_str());
-    std::printf(
-        "tuned ring:   %s\n  predicted busbw %.3f GB/s (slowest hop %s)%s\n",
-        ringText(tuned).c_str(), newBottleneck, slowestHop(bw, tuned).c_str(),
-        keep ? "\n  not enough better than the current ring (--min-gain): keeping the current one"
-             : "");
-    char comment[256];
-    std::snprintf(comment, sizeof(comment),
-                  "written by braid-tune: %d ranks, predicted busbw %.3f GB/s (was %.3f)", n,
-                  std::max(newBottleneck, curBottleneck), curBottleneck);
-    std::ofstream f(o.out);
-    f << braid::topo::formatRingFile({best}, comment);
-    f.close();
-    if (!f) {
-      std::fprintf(stderr, "braid-tune: cannot write %s\n", o.out.c_str());
-    } else {
-      std::printf("wrote %s (use it with BRAID_RING_FILE=%s)\n", o.out.c_str(), o.out.c_str());
-    }
-    std::fflush(stdout);
+// Rank 0: the rings and their predictions, and the ring file written.
+void reportRings(const Matrices& mx, const Rings& rings, int n, const Options& o) {
+  std::printf("\ncurrent ring: %s\n  predicted busbw %.3f GB/s (slowest hop %s)\n",
+              ringText(rings.current).c_str(), rings.curBottleneck,
+              slowestHop(mx.bw, rings.current).c_str());
+  std::printf(
+      "tuned ring:   %s\n  predicted busbw %.3f GB/s (slowest hop %s)%s\n",
+      ringText(rings.tuned).c_str(), rings.newBottleneck, slowestHop(mx.bw, rings.tuned).c_str(),
+      rings.keep
+          ? "\n  not enough better than the current ring (--min-gain): keeping the current one"
+          : "");
+  char comment[256];
+  std::snprintf(comment, sizeof(comment),
+                "written by braid-tune: %d ranks, predicted busbw %.3f GB/s (was %.3f)", n,
+                std::max(rings.newBottleneck, rings.curBottleneck), rings.curBottleneck);
+  std::ofstream f(o.out);
+  f << braid::topo::formatRingFile({rings.best()}, comment);
+  f.close();
+  if (!f) {
+    std::fprintf(stderr, "braid-tune: cannot write %s\n", o.out.c_str());
+  } else {
+    std::printf("wrote %s (use it with BRAID_RING_FILE=%s)\n", o.out.c_str(), o.out.c_str());
   }
-  if (!o.measureBusbw) return 0;
+  std::fflush(stdout);
+}
 
-  // Every rank measures with its own copy of the tuned ring, through BRAID_RING_FILE, so no
-  // shared file system is needed.
+// AllReduce busbw with the current ring and the chosen one, side by side. Every rank measures
+// with its own copy of the chosen ring, through BRAID_RING_FILE, so no shared file system is
+// needed.
+Status compareBusbw(Bootstrap* boot, const Rings& rings, const Options& o) {
   char path[] = "/tmp/braid-tune-ring-XXXXXX";
   const int fd = mkstemp(path);
-  if (fd < 0) return fail(rank, braid::systemError(braid::errnoMessage("mkstemp", errno)));
-  const std::string text = braid::topo::formatRingFile({best}, "braid-tune (temporary)");
+  if (fd < 0) return braid::systemError(braid::errnoMessage("mkstemp", errno));
+  const std::string text = braid::topo::formatRingFile({rings.best()}, "braid-tune (temporary)");
   const bool wrote = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   close(fd);
-  ringFile = path;
+  const std::string ringFile = path;
   double before = 0, after = 0;
-  s = wrote ? Status::ok() : braid::systemError("cannot write " + ringFile);
-  if (s) s = measureBusbw(boot.get(), "", true, o, &before);
-  if (s) s = measureBusbw(boot.get(), ringFile, false, o, &after);
+  Status s = wrote ? Status::ok() : braid::systemError("cannot write " + ringFile);
+  if (s) s = measureBusbw(boot, "", true, o, &before);
+  if (s) s = measureBusbw(boot, ringFile, false, o, &after);
   unlink(path);
-  if (!s) return fail(rank, s);
-  if (rank == 0) {
+  BRAID_RETURN_IF_ERROR(s);
+  if (boot->rank() == 0) {
     std::printf("\nAllReduce busbw (%zu bytes float32 x %d, BRAID_ALGO=ring), measured now:\n",
                 o.busbwBytes, o.busbwIters);
-    std::printf("  current ring %-24s %9.4f GB/s\n", ringText(current).c_str(), before);
-    std::printf("  tuned ring   %-24s %9.4f GB/s  (%.2fx)\n", ringText(best).c_str(), after,
+    std::printf("  current ring %-24s %9.4f GB/s\n", ringText(rings.current).c_str(), before);
+    std::printf("  tuned ring   %-24s %9.4f GB/s  (%.2fx)\n", ringText(rings.best()).c_str(), after,
                 before > 0 ? after / before : 0.0);
   }
+  return Status::ok();
+}
+
+// The job's bootstrap, from the launcher's environment.
+Status makeBootstrap(const braid::LaunchInfo& launch, const braid::Config& config,
+                     std::unique_ptr<Bootstrap>* boot) {
+  braid::BootstrapParams bp;
+  bp.rank = launch.rank;
+  bp.nranks = launch.nranks;
+  bp.root = launch.root;
+  bp.secret = launch.secret;
+  bp.timeoutMs = config.timeoutMs;
+  bp.ifname = config.socketIfname;
+  bp.family = config.socketFamily;
+  return Bootstrap::create(bp, boot);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (const int exitStatus = parseArgs(argc, argv, &o); exitStatus >= 0) return exitStatus;
+
+  braid::LaunchInfo launch;
+  Status s = braid::detectLaunch(&launch);
+  if (!s) return fail(-1, s);
+  braid::Config config;
+  s = braid::Config::fromEnv(&config);
+  if (!s) return fail(launch.rank, s);
+  const int n = launch.nranks, rank = launch.rank;
+  std::unique_ptr<Bootstrap> boot;
+  s = makeBootstrap(launch, config, &boot);
+  if (!s) return fail(rank, s);
+  if (n < 2) {
+    if (rank == 0) std::printf("braid-tune: one rank, nothing to tune\n");
+    return 0;
+  }
+
+  MyLinks mine;
+  s = measureLinks(boot.get(), config, o, &mine);
+  if (!s) return fail(rank, s);
+  Matrices mx;
+  s = gatherMatrices(boot.get(), mine, &mx);
+  if (!s) return fail(rank, s);
+
+  Rings rings;
+  s = braid::topo::communicatorRing(boot.get(), &rings.current);
+  if (!s) return fail(rank, s);
+  rings.tuned = braid::topo::bestRing(mx.bw);
+  rings.curBottleneck = braid::topo::ringBottleneck(mx.bw, rings.current);
+  rings.newBottleneck = braid::topo::ringBottleneck(mx.bw, rings.tuned);
+  // A ring AllReduce moves 2(n-1)/n of the data over every hop: its busbw is the slowest hop.
+  rings.keep = rings.newBottleneck <= rings.curBottleneck * o.minGain;
+
+  if (rank == 0) {
+    printMatrices(mx, n);
+    reportRings(mx, rings, n, o);
+  }
+  if (!o.measureBusbw) return 0;
+  s = compareBusbw(boot.get(), rings, o);
+  if (!s) return fail(rank, s);
   boot->sayGoodbye();
   return 0;
 }

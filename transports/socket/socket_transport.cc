@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/clock.h"
+#include "core/function_ref.h"
 #include "core/log.h"
 #include "core/socket_io.h"
 
@@ -175,6 +176,133 @@ class SocketConnection : public Connection {
   Status broken_;
 };
 
+// One rank's side of the connection set-up.
+struct Setup {
+  int me = 0;
+  int nranks = 0;
+  Secret secret{};
+  int nsocks = 0;  // sockets per peer: every channel, both directions
+  const Config& config;
+  int abortFd = -1;
+  FunctionRef<std::string(int)> describe;  // "rank 3 (host pid 1234)"
+};
+
+// The lower rank of a pair opens all nsocks sockets to the peer's listener, each with an
+// authenticated hello naming its index.
+Status dialPeer(const Setup& st, int peer, const SocketAddress& listen, const Deadline& deadline,
+                std::vector<Fd>* socks) {
+  for (int c = 0; c < st.nsocks; ++c) {
+    Fd fd;
+    std::string what = "rank " + std::to_string(st.me) + ": connecting to " + st.describe(peer) +
+                       " at " + listen.toString();
+    BRAID_RETURN_IF_ERROR(connectTo(listen, deadline, st.abortFd, &fd, what));
+    configureSocket(fd.get(), st.config.socketBufferBytes);
+    setLiveness(fd.get(), st.config.timeoutMs);
+    Hello hello;
+    hello.kind = HelloKind::kData;
+    hello.secret = st.secret;
+    hello.nranks = static_cast<uint32_t>(st.nranks);
+    hello.rank = static_cast<uint32_t>(st.me);
+    hello.channel = static_cast<uint32_t>(c);
+    hello.nchannels = static_cast<uint32_t>(st.nsocks);
+    uint8_t buf[kHelloBytes];
+    encodeHello(hello, buf);
+    BRAID_RETURN_IF_ERROR(writeFull(fd.get(), buf, sizeof(buf), deadline, st.abortFd, what));
+    (*socks)[static_cast<size_t>(c)] = std::move(fd);
+  }
+  return Status::ok();
+}
+
+// A connection accepted from a lower rank, until its hello is complete.
+struct PendingHello {
+  Fd fd;
+  SocketAddress from;
+  std::vector<uint8_t> buf;
+  int64_t dropAtMs;
+};
+
+// Reads what has arrived of p's hello and, once complete, checks it and files the socket in
+// *socks. Returns "" while the connection is still wanted or was filed (then *filed), else why
+// it is dropped.
+std::string admitHello(const Setup& st, PendingHello* p, std::map<int, std::vector<Fd>>* socks,
+                       bool* filed) {
+  *filed = false;
+  uint8_t tmp[kHelloBytes];
+  ssize_t got = ::recv(p->fd.get(), tmp, kHelloBytes - p->buf.size(), MSG_DONTWAIT);
+  if (got > 0)
+    p->buf.insert(p->buf.end(), tmp, tmp + got);
+  else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+    return "closed before a complete hello";
+  if (p->buf.size() < kHelloBytes) return nowMs() >= p->dropAtMs ? "no complete hello in time" : "";
+  Hello hello;
+  Status s = decodeHello(p->buf.data(), &hello);
+  int from = static_cast<int>(hello.rank);
+  if (!s) return s.message();
+  if (hello.kind != HelloKind::kData || !secretsEqual(hello.secret, st.secret))
+    return "wrong secret";
+  if (hello.nranks != static_cast<uint32_t>(st.nranks) || from >= st.me || !socks->count(from) ||
+      hello.nchannels != static_cast<uint32_t>(st.nsocks) || hello.channel >= hello.nchannels)
+    return "unexpected rank " + std::to_string(from) + " socket " + std::to_string(hello.channel);
+  Fd& slot = (*socks)[from][hello.channel];
+  if (slot.valid()) return "duplicate socket from rank " + std::to_string(from);
+  configureSocket(p->fd.get(), st.config.socketBufferBytes);
+  setLiveness(p->fd.get(), st.config.timeoutMs);
+  slot = std::move(p->fd);
+  *filed = true;
+  return "";
+}
+
+// The higher rank of each pair accepts on its listener until `expected` sockets from lower
+// ranks are filed in *socks, dropping (with a warning) whatever is not one of them.
+Status acceptPeers(const Setup& st, int listenFd, const Deadline& deadline, int expected,
+                   std::map<int, std::vector<Fd>>* socks) {
+  std::vector<PendingHello> pending;
+  while (expected > 0) {
+    if (deadline.expired()) {
+      std::string missing;
+      for (auto& [peer, v] : *socks) {
+        if (peer < st.me &&
+            std::any_of(v.begin(), v.end(), [](const Fd& f) { return !f.valid(); })) {
+          missing += (missing.empty() ? "" : ", ") + st.describe(peer);
+        }
+      }
+      return timeoutError("rank " + std::to_string(st.me) + ": timed out after " +
+                          std::to_string(st.config.timeoutMs) +
+                          " ms waiting for socket connections from " + missing);
+    }
+    std::vector<pollfd> fds{{listenFd, POLLIN, 0}};
+    if (st.abortFd >= 0) fds.push_back({st.abortFd, POLLIN, 0});
+    for (auto& p : pending) fds.push_back({p.fd.get(), POLLIN, 0});
+    int rc = ::poll(fds.data(), fds.size(), std::min(deadline.remainingMs(), 500));
+    if (rc < 0 && errno != EINTR) return systemError(errnoMessage("poll", errno));
+    if (st.abortFd >= 0 && (fds[1].revents & POLLIN))
+      return remoteError("connection set-up aborted");
+    for (;;) {
+      Fd fd;
+      SocketAddress from;
+      BRAID_RETURN_IF_ERROR(acceptOne(listenFd, &fd, &from));
+      if (!fd.valid()) break;
+      pending.push_back({std::move(fd), from, {}, nowMs() + 5000});
+    }
+    for (size_t i = 0; i < pending.size();) {
+      PendingHello& p = pending[i];
+      bool filed = false;
+      const std::string why = admitHello(st, &p, socks, &filed);
+      if (filed) --expected;
+      if (!why.empty()) {
+        BRAID_WARN(st.me, "socket transport: dropped a connection from %s: %s",
+                   p.from.toString().c_str(), why.c_str());
+      }
+      if (filed || !why.empty()) {
+        pending.erase(pending.begin() + static_cast<long>(i));
+        continue;
+      }
+      ++i;
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status SocketTransport::connect(const std::vector<int>& peers,
@@ -192,7 +320,15 @@ Status SocketTransport::connectChannels(
   // Per channel, sockets [0, per) carry lower rank -> higher rank, [per, 2 per) the reverse;
   // channel c's sockets are [2 per c, 2 per (c + 1)).
   const int perDirection = config_.socketNsocks;
-  const int nsocks = 2 * perDirection * nchannels;
+  // Named: st.describe refers to it (a FunctionRef does not own what it calls).
+  auto describe = [this](int r) { return bootstrap_->describe(r); };
+  const Setup st{me,
+                 bootstrap_->nranks(),
+                 bootstrap_->secret(),
+                 2 * perDirection * nchannels,
+                 config_,
+                 abortFd_,
+                 describe};
   Deadline deadline(config_.timeoutMs);
   std::map<int, std::vector<Fd>> socks;
   // Lower rank connects. Connects never wait for the peer's accept (the listen backlog holds
@@ -201,111 +337,17 @@ Status SocketTransport::connectChannels(
     if (peer == me)
       return internalError("socket transport asked to connect rank " + std::to_string(me) +
                            " to itself");
-    socks[peer].resize(nsocks);
+    socks[peer].resize(st.nsocks);
     if (me > peer) continue;
-    const RankInfo& info = bootstrap_->table()[peer];
-    for (int c = 0; c < nsocks; ++c) {
-      Fd fd;
-      std::string what = "rank " + std::to_string(me) + ": connecting to " +
-                         bootstrap_->describe(peer) + " at " + info.listen.toString();
-      BRAID_RETURN_IF_ERROR(connectTo(info.listen, deadline, abortFd_, &fd, what));
-      configureSocket(fd.get(), config_.socketBufferBytes);
-      setLiveness(fd.get(), config_.timeoutMs);
-      Hello hello;
-      hello.kind = HelloKind::kData;
-      hello.secret = bootstrap_->secret();
-      hello.nranks = static_cast<uint32_t>(bootstrap_->nranks());
-      hello.rank = static_cast<uint32_t>(me);
-      hello.channel = static_cast<uint32_t>(c);
-      hello.nchannels = static_cast<uint32_t>(nsocks);
-      uint8_t buf[kHelloBytes];
-      encodeHello(hello, buf);
-      BRAID_RETURN_IF_ERROR(writeFull(fd.get(), buf, sizeof(buf), deadline, abortFd_, what));
-      socks[peer][c] = std::move(fd);
-    }
+    BRAID_RETURN_IF_ERROR(
+        dialPeer(st, peer, bootstrap_->table()[peer].listen, deadline, &socks[peer]));
   }
   // Accept from lower ranks.
   int expected = 0;
   for (int peer : peers) {
-    if (peer < me) expected += nsocks;
+    if (peer < me) expected += st.nsocks;
   }
-  struct Pending {
-    Fd fd;
-    SocketAddress from;
-    std::vector<uint8_t> buf;
-    int64_t dropAtMs;
-  };
-  std::vector<Pending> pending;
-  while (expected > 0) {
-    if (deadline.expired()) {
-      std::string missing;
-      for (auto& [peer, v] : socks) {
-        if (peer < me && std::any_of(v.begin(), v.end(), [](const Fd& f) { return !f.valid(); })) {
-          missing += (missing.empty() ? "" : ", ") + bootstrap_->describe(peer);
-        }
-      }
-      return timeoutError("rank " + std::to_string(me) + ": timed out after " +
-                          std::to_string(config_.timeoutMs) +
-                          " ms waiting for socket connections from " + missing);
-    }
-    std::vector<pollfd> fds{{bootstrap_->listenFd(), POLLIN, 0}};
-    if (abortFd_ >= 0) fds.push_back({abortFd_, POLLIN, 0});
-    for (auto& p : pending) fds.push_back({p.fd.get(), POLLIN, 0});
-    int rc = ::poll(fds.data(), fds.size(), std::min(deadline.remainingMs(), 500));
-    if (rc < 0 && errno != EINTR) return systemError(errnoMessage("poll", errno));
-    if (abortFd_ >= 0 && (fds[1].revents & POLLIN)) return remoteError("connection set-up aborted");
-    for (;;) {
-      Fd fd;
-      SocketAddress from;
-      BRAID_RETURN_IF_ERROR(acceptOne(bootstrap_->listenFd(), &fd, &from));
-      if (!fd.valid()) break;
-      pending.push_back({std::move(fd), from, {}, nowMs() + 5000});
-    }
-    for (size_t i = 0; i < pending.size();) {
-      Pending& p = pending[i];
-      uint8_t tmp[kHelloBytes];
-      ssize_t got = ::recv(p.fd.get(), tmp, kHelloBytes - p.buf.size(), MSG_DONTWAIT);
-      std::string why;
-      if (got > 0)
-        p.buf.insert(p.buf.end(), tmp, tmp + got);
-      else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-        why = "closed before a complete hello";
-      if (why.empty() && p.buf.size() < kHelloBytes && nowMs() >= p.dropAtMs)
-        why = "no complete hello in time";
-      if (why.empty() && p.buf.size() == kHelloBytes) {
-        Hello hello;
-        Status s = decodeHello(p.buf.data(), &hello);
-        int from = static_cast<int>(hello.rank);
-        if (!s)
-          why = s.message();
-        else if (hello.kind != HelloKind::kData ||
-                 !secretsEqual(hello.secret, bootstrap_->secret()))
-          why = "wrong secret";
-        else if (hello.nranks != static_cast<uint32_t>(bootstrap_->nranks()) || from >= me ||
-                 !socks.count(from) || hello.nchannels != static_cast<uint32_t>(nsocks) ||
-                 hello.channel >= hello.nchannels)
-          why = "unexpected rank " + std::to_string(from) + " socket " +
-                std::to_string(hello.channel);
-        else if (socks[from][hello.channel].valid())
-          why = "duplicate socket from rank " + std::to_string(from);
-        else {
-          configureSocket(p.fd.get(), config_.socketBufferBytes);
-          setLiveness(p.fd.get(), config_.timeoutMs);
-          socks[from][hello.channel] = std::move(p.fd);
-          --expected;
-          pending.erase(pending.begin() + static_cast<long>(i));
-          continue;
-        }
-      }
-      if (!why.empty()) {
-        BRAID_WARN(me, "socket transport: dropped a connection from %s: %s",
-                   p.from.toString().c_str(), why.c_str());
-        pending.erase(pending.begin() + static_cast<long>(i));
-        continue;
-      }
-      ++i;
-    }
-  }
+  BRAID_RETURN_IF_ERROR(acceptPeers(st, bootstrap_->listenFd(), deadline, expected, &socks));
   out->clear();
   out->resize(static_cast<size_t>(nchannels));
   for (int peer : peers) {

@@ -1,0 +1,49 @@
+// Internals of the perf harness shared by its files (perf_harness.cc, perf_options.cc,
+// perf_run.cc, perf_data.cc): the name tables and small parsing helpers. Not for drivers.
+#pragma once
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+#include "perf_harness.h"
+
+namespace braid::perf::detail {
+
+// ---- names ------------------------------------------------------------------------------------
+
+inline constexpr const char* kTypeNames[kNumDataTypes] = {
+    "int8", "uint8", "int32", "uint32", "int64", "uint64", "half", "float", "double", "bfloat16"};
+inline constexpr size_t kTypeSizes[kNumDataTypes] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2};
+inline constexpr const char* kOpNames[kNumRedOps] = {"sum", "prod", "max", "min", "avg"};
+
+struct CollName {
+  Collective coll;
+  const char* name;
+  const char* testName;
+};
+inline constexpr CollName kCollNames[] = {
+    {Collective::kAllReduce, "allreduce", "all_reduce_perf"},
+    {Collective::kReduceScatter, "reducescatter", "reduce_scatter_perf"},
+    {Collective::kAllGather, "allgather", "all_gather_perf"},
+    {Collective::kBroadcast, "broadcast", "broadcast_perf"},
+    {Collective::kReduce, "reduce", "reduce_perf"},
+};
+
+inline std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+inline bool parseInt(const char* text, long min, long max, long* value) {
+  if (text == nullptr || *text == '\0') return false;
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(text, &end, 0);
+  if (errno != 0 || end == text || *end != '\0' || v < min || v > max) return false;
+  *value = v;
+  return true;
+}
+
+}  // namespace braid::perf::detail
