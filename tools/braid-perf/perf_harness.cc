@@ -17,15 +17,21 @@
 #include <memory>
 #include <type_traits>
 
+#include "core/datatype.h"
+
 namespace braid::perf {
 namespace {
 
 // ---- names ------------------------------------------------------------------------------------
 
-constexpr const char* kTypeNames[kNumDataTypes] = {
-    "int8", "uint8", "int32", "uint32", "int64", "uint64", "half", "float", "double", "bfloat16"};
-constexpr size_t kTypeSizes[kNumDataTypes] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2};
-constexpr const char* kOpNames[kNumRedOps] = {"sum", "prod", "max", "min", "avg"};
+// Types and ops: the library's one table (core/datatype.h), whose enums these mirror.
+static_assert(kNumDataTypes == braid::kNumDataTypes && kNumRedOps == braid::kNumRedOps);
+static_assert(static_cast<int>(DataType::kHalf) == braidFloat16 &&
+              static_cast<int>(DataType::kBfloat16) == braidBfloat16 &&
+              static_cast<int>(DataType::kUint64) == braidUint64);
+static_assert(static_cast<int>(RedOp::kAvg) == braidAvg);
+
+braidDataType_t toBraid(DataType type) { return static_cast<braidDataType_t>(type); }
 
 struct CollName {
   Collective coll;
@@ -673,9 +679,9 @@ void Runner::writeResults(double avgBusBw, int errors) const {
          ", \"agg_iters\": " + std::to_string(o_.aggIters) +
          ", \"run_cycles\": " + std::to_string(o_.runCycles) +
          ", \"check\": " + std::to_string(o_.check) +
-         ", \"average\": " + std::to_string(o_.average) +
-         ", \"datatype\": " + jsonString(o_.type < 0 ? "all" : kTypeNames[o_.type]) +
-         ", \"op\": " + jsonString(o_.op < 0 ? "all" : kOpNames[o_.op]) +
+         ", \"average\": " + std::to_string(o_.average) + ", \"datatype\": " +
+         jsonString(o_.type < 0 ? "all" : dataTypeName(static_cast<DataType>(o_.type))) +
+         ", \"op\": " + jsonString(o_.op < 0 ? "all" : redOpName(static_cast<RedOp>(o_.op))) +
          ", \"root\": " + std::to_string(o_.root) + "},\n";
     s += "  \"rows\": [";
     for (size_t i = 0; i < rows_.size(); ++i) {
@@ -796,9 +802,9 @@ int Runner::run() {
 // ---- public helpers
 // ------------------------------------------------------------------------------
 
-size_t dataTypeSize(DataType type) { return kTypeSizes[static_cast<int>(type)]; }
-const char* dataTypeName(DataType type) { return kTypeNames[static_cast<int>(type)]; }
-const char* redOpName(RedOp op) { return kOpNames[static_cast<int>(op)]; }
+size_t dataTypeSize(DataType type) { return braid::dataTypeSize(toBraid(type)); }
+const char* dataTypeName(DataType type) { return braid::dataTypeName(toBraid(type)); }
+const char* redOpName(RedOp op) { return braid::redOpName(static_cast<braidRedOp_t>(op)); }
 
 const char* collectiveName(Collective coll) {
   for (const CollName& c : kCollNames) {
@@ -838,40 +844,17 @@ bool parseCollective(const std::string& name, Collective* coll) {
 }
 
 bool parseDataType(const std::string& name, DataType* type) {
-  const std::string n = lower(name);
-  for (int t = 0; t < kNumDataTypes; ++t) {
-    if (n == kTypeNames[t]) {
-      *type = static_cast<DataType>(t);
-      return true;
-    }
-  }
-  struct Alias {
-    const char* name;
-    DataType type;
-  };
-  static constexpr Alias kAliases[] = {
-      {"char", DataType::kInt8},      {"int", DataType::kInt32},     {"float16", DataType::kHalf},
-      {"fp16", DataType::kHalf},      {"float32", DataType::kFloat}, {"fp32", DataType::kFloat},
-      {"float64", DataType::kDouble}, {"fp64", DataType::kDouble},   {"bf16", DataType::kBfloat16},
-  };
-  for (const Alias& a : kAliases) {
-    if (n == a.name) {
-      *type = a.type;
-      return true;
-    }
-  }
-  return false;
+  braidDataType_t t;
+  if (!braid::parseDataType(name, &t)) return false;
+  *type = static_cast<DataType>(t);
+  return true;
 }
 
 bool parseRedOp(const std::string& name, RedOp* op) {
-  const std::string n = lower(name);
-  for (int o = 0; o < kNumRedOps; ++o) {
-    if (n == kOpNames[o]) {
-      *op = static_cast<RedOp>(o);
-      return true;
-    }
-  }
-  return false;
+  braidRedOp_t o;
+  if (!braid::parseRedOp(name, &o)) return false;
+  *op = static_cast<RedOp>(o);
+  return true;
 }
 
 void* Backend::allocate(size_t bytes) {
