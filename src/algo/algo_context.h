@@ -35,8 +35,10 @@ class AlgoContext {
   // nothing moves for the timeout; the error names the peer.
   virtual Status waitSend(Connection* conn, uint64_t ticket) = 0;
   virtual Status waitRecv(Connection* conn, uint64_t ticket) = 0;
-  // Pipeline slice in bytes, and kScratchSlots scratch buffers of that size (64-byte aligned).
-  virtual size_t sliceBytes() const = 0;
+  // kScratchSlots scratch buffers of scratchBytes() each (64-byte aligned). A pipelined
+  // algorithm's slice for one call (the tuner's chunk) is an argument of the algorithm, at most
+  // scratchBytes().
+  virtual size_t scratchBytes() const = 0;
   virtual char* scratch(int slot) = 0;
   virtual MemoryOps& memory() = 0;
   // Memory shared by every rank (all on one host), or nullptr.

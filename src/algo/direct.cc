@@ -12,11 +12,11 @@ namespace {
 // Two ranks, any size: stream the whole input to the peer in slices (all posted at once) and
 // reduce each received slice as it lands, double-buffered.
 Status directTwoRanks(AlgoContext& ctx, const char* in, char* out, size_t count, size_t es,
-                      braidDataType_t type, braidRedOp_t op) {
+                      braidDataType_t type, braidRedOp_t op, size_t sliceBytes) {
   const int r = ctx.rank();
   Connection* peer = ctx.connectionTo(1 - r);
   MemoryOps& mem = ctx.memory();
-  const size_t slice = std::max<size_t>(1, ctx.sliceBytes() / es);
+  const size_t slice = std::max<size_t>(1, sliceBytes / es);
   const size_t nslices = (count + slice - 1) / slice;
   uint64_t firstSend = 0;
   for (size_t k = 0; k < nslices; ++k) {
@@ -49,7 +49,7 @@ Status directTwoRanks(AlgoContext& ctx, const char* in, char* out, size_t count,
 }  // namespace
 
 Status directAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                       braidDataType_t type, braidRedOp_t op) {
+                       braidDataType_t type, braidRedOp_t op, size_t sliceBytes) {
   const int n = ctx.nranks();
   const int r = ctx.rank();
   const size_t es = dataTypeSize(type);
@@ -57,7 +57,7 @@ Status directAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, s
   char* out = static_cast<char*>(recvbuff);
   MemoryOps& mem = ctx.memory();
   if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
-  if (n == 2) return directTwoRanks(ctx, in, out, count, es, type, op);
+  if (n == 2) return directTwoRanks(ctx, in, out, count, es, type, op, sliceBytes);
   const size_t bytes = count * es;
   if (bytes > kDirectMaxBytes) return internalError("direct AllReduce called for a large message");
   // Every input lands in its own slot of the small-message scratch (ours copied), then each

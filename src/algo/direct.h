@@ -18,6 +18,6 @@ namespace braid {
 constexpr size_t kDirectMaxBytes = size_t{64} << 10;
 
 Status directAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                       braidDataType_t type, braidRedOp_t op);
+                       braidDataType_t type, braidRedOp_t op, size_t sliceBytes);
 
 }  // namespace braid

@@ -22,8 +22,7 @@ Status peer(AlgoContext& ctx, int rank, Connection** out) {
 // slices of the same sizes. Waits for the sends before returning.
 Status exchangeAndReduce(AlgoContext& ctx, Connection* conn, const char* send, size_t sendCount,
                          const char* mine, char* dst, size_t m, size_t es, braidDataType_t type,
-                         braidRedOp_t op, bool last) {
-  const size_t slice = std::max<size_t>(1, ctx.sliceBytes() / es);
+                         braidRedOp_t op, bool last, size_t slice) {
   uint64_t lastSend = 0;
   for (size_t base = 0; send != nullptr && base < sendCount; base += slice)
     lastSend = conn->postSend(send + base * es, std::min(slice, sendCount - base) * es);
@@ -49,7 +48,7 @@ Status exchangeAndReduce(AlgoContext& ctx, Connection* conn, const char* send, s
 }  // namespace
 
 Status rabenseifnerAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                             braidDataType_t type, braidRedOp_t op) {
+                             braidDataType_t type, braidRedOp_t op, size_t sliceBytes) {
   const int n = ctx.nranks();
   const int r = ctx.rank();
   const size_t es = dataTypeSize(type);
@@ -59,7 +58,7 @@ Status rabenseifnerAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvb
   int p = 1;
   while (p * 2 <= n) p *= 2;
   const int extra = n - p;
-  const size_t slice = std::max<size_t>(1, ctx.sliceBytes() / es);
+  const size_t slice = std::max<size_t>(1, sliceBytes / es);
 
   // Fold the extra ranks in: even ranks below 2 * extra hand their input to the next rank.
   bool haveOut = false;  // whether out holds this rank's partial sums yet
@@ -78,7 +77,7 @@ Status rabenseifnerAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvb
     }
     BRAID_RETURN_IF_ERROR(peer(ctx, r - 1, &partner));
     BRAID_RETURN_IF_ERROR(
-        exchangeAndReduce(ctx, partner, nullptr, 0, in, out, count, es, type, op, false));
+        exchangeAndReduce(ctx, partner, nullptr, 0, in, out, count, es, type, op, false, slice));
     haveOut = true;
   }
   const int vr = r < 2 * extra ? r / 2 : r - extra;
@@ -105,7 +104,7 @@ Status rabenseifnerAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvb
     const char* src = haveOut ? out : in;
     BRAID_RETURN_IF_ERROR(exchangeAndReduce(ctx, partner, src + sendLo * es, sendHi - sendLo,
                                             src + keepLo * es, out + keepLo * es, keepHi - keepLo,
-                                            es, type, op, dist == 1));
+                                            es, type, op, dist == 1, slice));
     haveOut = true;
     lo = keepLo;
     hi = keepHi;

@@ -20,6 +20,6 @@
 namespace braid {
 
 Status rabenseifnerAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                             braidDataType_t type, braidRedOp_t op);
+                             braidDataType_t type, braidRedOp_t op, size_t sliceBytes);
 
 }  // namespace braid

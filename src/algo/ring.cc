@@ -19,8 +19,9 @@ int positionOf(AlgoContext& ctx, int rank) {
   return rank;
 }
 
-size_t sliceElems(AlgoContext& ctx, size_t elemSize) {
-  return std::max<size_t>(1, ctx.sliceBytes() / elemSize);
+// Elements per pipeline slice (the tuner's chunk, which the caller passes as sliceBytes).
+size_t sliceElems(size_t sliceBytes, size_t elemSize) {
+  return std::max<size_t>(1, sliceBytes / elemSize);
 }
 
 // Waits until every send posted on conn so far has completed (buffers reusable).
@@ -32,7 +33,7 @@ Status drainSends(AlgoContext& ctx, Connection* conn, uint64_t lastTicket) {
 }  // namespace
 
 Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                     braidDataType_t type, braidRedOp_t op) {
+                     braidDataType_t type, braidRedOp_t op, size_t sliceBytes) {
   const int n = ctx.nranks();
   // Chunks are numbered by ring position: the result covers the whole buffer, so any
   // numbering works as long as it follows the ring.
@@ -45,7 +46,7 @@ Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
   Connection* next = ctx.next();
   Connection* prev = ctx.prev();
   char* tmp = ctx.scratch(0);
-  const size_t slab = sliceElems(ctx, es) * static_cast<size_t>(n);
+  const size_t slab = sliceElems(sliceBytes, es) * static_cast<size_t>(n);
   const bool inPlace = in == out;
   uint64_t lastSend = 0;
   // rsSend[s]: ticket of the reduce-scatter send at step s of the current slab.
@@ -94,7 +95,7 @@ Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
 }
 
 Status ringReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t recvcount,
-                         braidDataType_t type, braidRedOp_t op) {
+                         braidDataType_t type, braidRedOp_t op, size_t sliceBytes) {
   const int n = ctx.nranks();
   // r is the ring position; the output layout is by rank, so chunk c (a position) lives at
   // rank ringRank(c)'s offset.
@@ -110,7 +111,7 @@ Status ringReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff,
   char* acc[2] = {ctx.scratch(1), ctx.scratch(2)};
   uint64_t accSend[2] = {0, 0};
   uint64_t lastSend = 0;
-  const size_t slice = sliceElems(ctx, es);
+  const size_t slice = sliceElems(sliceBytes, es);
   auto chunk = [&](const char* buf, int c, size_t base) {
     return buf + (static_cast<size_t>(ctx.ringRank(c)) * recvcount + base) * es;
   };
@@ -142,7 +143,7 @@ Status ringReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff,
 }
 
 Status ringAllGather(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t sendcount,
-                     braidDataType_t type) {
+                     braidDataType_t type, size_t sliceBytes) {
   const int n = ctx.nranks();
   const int r = ctx.ringPosition();  // the output layout is by rank: position c -> ringRank(c)
   const size_t es = dataTypeSize(type);
@@ -153,7 +154,7 @@ Status ringAllGather(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
   if (n == 1) return Status::ok();
   Connection* next = ctx.next();
   Connection* prev = ctx.prev();
-  const size_t slice = sliceElems(ctx, es);
+  const size_t slice = sliceElems(sliceBytes, es);
   uint64_t lastSend = 0;
   for (size_t base = 0; base < sendcount; base += slice) {
     const size_t bytes = std::min(slice, sendcount - base) * es;
@@ -171,7 +172,7 @@ Status ringAllGather(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
 }
 
 Status ringBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                     braidDataType_t type, int root) {
+                     braidDataType_t type, int root, size_t sliceBytes) {
   const int n = ctx.nranks();
   // 0 = root, n-1 = end of the chain (ring positions counted from the root's)
   const int pos = n > 1 ? mod(ctx.ringPosition() - positionOf(ctx, root), n) : 0;
@@ -183,7 +184,7 @@ Status ringBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
   if (n == 1) return Status::ok();
   Connection* next = ctx.next();
   Connection* prev = ctx.prev();
-  const size_t slice = sliceElems(ctx, es);
+  const size_t slice = sliceElems(sliceBytes, es);
   uint64_t lastSend = 0;
   for (size_t base = 0; base < count; base += slice) {
     const size_t bytes = std::min(slice, count - base) * es;
@@ -200,7 +201,7 @@ Status ringBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
 }
 
 Status ringReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                  braidDataType_t type, braidRedOp_t op, int root) {
+                  braidDataType_t type, braidRedOp_t op, int root, size_t sliceBytes) {
   const int n = ctx.nranks();
   // The chain runs pos 1, 2, ..., n-1, then 0 (root), in ring positions counted from the root's.
   const int pos = n > 1 ? mod(ctx.ringPosition() - positionOf(ctx, root), n) : 0;
@@ -215,7 +216,7 @@ Status ringReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t
   char* acc[2] = {ctx.scratch(1), ctx.scratch(2)};
   uint64_t accSend[2] = {0, 0};
   uint64_t lastSend = 0;
-  const size_t slice = sliceElems(ctx, es);
+  const size_t slice = sliceElems(sliceBytes, es);
   size_t k = 0;
   for (size_t base = 0; base < count; base += slice, ++k) {
     const size_t m = std::min(slice, count - base);

@@ -17,14 +17,14 @@
 namespace braid {
 
 Status ringAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                     braidDataType_t type, braidRedOp_t op);
+                     braidDataType_t type, braidRedOp_t op, size_t sliceBytes);
 Status ringReduceScatter(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t recvcount,
-                         braidDataType_t type, braidRedOp_t op);
+                         braidDataType_t type, braidRedOp_t op, size_t sliceBytes);
 Status ringAllGather(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t sendcount,
-                     braidDataType_t type);
+                     braidDataType_t type, size_t sliceBytes);
 Status ringBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                     braidDataType_t type, int root);
+                     braidDataType_t type, int root, size_t sliceBytes);
 Status ringReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                  braidDataType_t type, braidRedOp_t op, int root);
+                  braidDataType_t type, braidRedOp_t op, int root, size_t sliceBytes);
 
 }  // namespace braid

@@ -45,7 +45,7 @@ Status connect(AlgoContext& ctx, int root, Links* out) {
 }  // namespace
 
 Status treeBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                     braidDataType_t type, int root) {
+                     braidDataType_t type, int root, size_t sliceBytes) {
   const int n = ctx.nranks();
   const size_t es = dataTypeSize(type);
   const char* in = static_cast<const char*>(sendbuff);
@@ -56,7 +56,7 @@ Status treeBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
   if (n == 1) return Status::ok();
   Links links;
   BRAID_RETURN_IF_ERROR(connect(ctx, root, &links));
-  const size_t slice = std::max<size_t>(1, ctx.sliceBytes() / es);
+  const size_t slice = std::max<size_t>(1, sliceBytes / es);
   const size_t nslices = (count + slice - 1) / slice;
   // Every receive is posted at once (into its final place), so slices stream in while earlier
   // ones are forwarded; the root sends straight from its input.
@@ -83,7 +83,7 @@ Status treeBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
 }
 
 Status treeReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                  braidDataType_t type, braidRedOp_t op, int root) {
+                  braidDataType_t type, braidRedOp_t op, int root, size_t sliceBytes) {
   const int n = ctx.nranks();
   const size_t es = dataTypeSize(type);
   MemoryOps& mem = ctx.memory();
@@ -93,7 +93,7 @@ Status treeReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t
   if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
   Links links;
   BRAID_RETURN_IF_ERROR(connect(ctx, root, &links));
-  const size_t slice = std::max<size_t>(1, ctx.sliceBytes() / es);
+  const size_t slice = std::max<size_t>(1, sliceBytes / es);
   const size_t nslices = (count + slice - 1) / slice;
   // Children's partial sums of slice k land in recv[k % 2][i]; our partial sum of slice k goes
   // up from acc[k % 2] (a leaf sends its input as it is).

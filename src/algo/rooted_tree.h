@@ -21,8 +21,8 @@ struct RootedTreeLinks {
 RootedTreeLinks rootedTreeLinks(int nranks, int rank, int root);
 
 Status treeBroadcast(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                     braidDataType_t type, int root);
+                     braidDataType_t type, int root, size_t sliceBytes);
 Status treeReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                  braidDataType_t type, braidRedOp_t op, int root);
+                  braidDataType_t type, braidRedOp_t op, int root, size_t sliceBytes);
 
 }  // namespace braid

@@ -27,7 +27,7 @@ struct Half {
 }  // namespace
 
 Status treeAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                     braidDataType_t type, braidRedOp_t op) {
+                     braidDataType_t type, braidRedOp_t op, size_t sliceBytes) {
   const int n = ctx.nranks();
   const int r = ctx.rank();
   const size_t es = dataTypeSize(type);
@@ -35,7 +35,7 @@ Status treeAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, siz
   const char* in = static_cast<const char*>(sendbuff);
   char* out = static_cast<char*>(recvbuff);
   if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
-  const size_t slice = std::max<size_t>(1, ctx.sliceBytes() / es);
+  const size_t slice = std::max<size_t>(1, sliceBytes / es);
   Half h[2];
   h[0].base = 0;
   h[0].len = (count + 1) / 2;

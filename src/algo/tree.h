@@ -15,6 +15,6 @@
 namespace braid {
 
 Status treeAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, size_t count,
-                     braidDataType_t type, braidRedOp_t op);
+                     braidDataType_t type, braidRedOp_t op, size_t sliceBytes);
 
 }  // namespace braid

@@ -322,7 +322,13 @@ Choice choose(const CostModel& model, const Shape& shape, const Overrides& overr
   }
   // The direct algorithm has no pipeline: its chunk is irrelevant; report the slice.
   if (best.algo == Algo::kDirect) best.chunkBytes = chunkSizes.front();
+  // Split a ring AllReduce over the channels when each channel's part is large enough to
+  // pipeline on its own.
   best.nchannels = 1;
+  if (shape.channels > 1 && shape.coll == Collective::kAllReduce && best.algo == Algo::kRing &&
+      shape.bytes / static_cast<size_t>(shape.channels) >= kChannelMinBytes) {
+    best.nchannels = shape.channels;
+  }
   return best;
 }
 

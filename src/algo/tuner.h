@@ -44,8 +44,9 @@
 //                    chunk to or from two children: (k + d - 1)(alpha + 2 c beta) + k o/s
 //                    (Reduce: 2 c (beta + gamma))
 //   ReduceScatter / AllGather (b per rank): ring only, (n-1) k (alpha + o/s) + (n-1) b beta
-// Channels: choose() returns 1; the communicator raises it to BRAID_NCHANNELS for a ring
-// AllReduce of at least 256 KiB per channel where every pair talks TCP (src/comm/channel.h).
+// Channels: choose() uses every channel the communicator connected (Shape::channels:
+// BRAID_NCHANNELS rings where every pair talks TCP, src/comm/channel.h) for a ring AllReduce of
+// at least kChannelMinBytes per channel, so every channel still pipelines; otherwise one.
 // The default stays 1: striping one connection over 4 sockets gained nothing on loopback with
 // 2 cores, and the ring fills 87% of the namespace cluster's links (docs/performance.md).
 #pragma once
@@ -103,7 +104,13 @@ struct Shape {
   bool meshConnected = false;  // a connection to every peer (the direct algorithm needs it)
   LinkClass link = LinkClass::kSocket;
   bool sharedWindow = false;  // every rank on one host, sharing memory
+  // Independent rings connected for this communicator (1 unless BRAID_NCHANNELS > 1 over
+  // sockets); the choice uses all of them or one.
+  int channels = 1;
 };
+
+// A ring AllReduce splits over the channels only with at least this many bytes per channel.
+constexpr size_t kChannelMinBytes = size_t{256} << 10;
 
 // With a shared window: oneshot (every rank reduces everything, one round) up to this many
 // bytes, twoshot (each reduces a slice, then gathers) beyond. A measured crossover (pinned

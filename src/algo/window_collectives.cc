@@ -154,7 +154,7 @@ Status oneshotAllReduce(AlgoContext& ctx, const void* sendbuff, void* recvbuff, 
   char* out = static_cast<char*>(recvbuff);
   if (reducedLocally(ctx, in, out, count, es, type, op)) return Status::ok();
   if (count * es <= kTaggedMaxBytes &&
-      static_cast<size_t>(ctx.nranks()) * kTaggedMaxBytes <= ctx.sliceBytes()) {
+      static_cast<size_t>(ctx.nranks()) * kTaggedMaxBytes <= ctx.scratchBytes()) {
     return taggedAllReduce(ctx, in, out, count, es, type, op);
   }
   SharedWindow* w = ctx.window();

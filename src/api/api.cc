@@ -18,11 +18,12 @@
 #include "bootstrap/env_init.h"
 #include "bootstrap/wire.h"
 #include "braid/braid.h"
+#include "comm/collective.h"
 #include "comm/communicator.h"
 #include "core/config.h"
+#include "core/datatype.h"
 #include "core/log.h"
 #include "core/socket_io.h"
-#include "reduce/reduce.h"
 
 #define BRAID_API __attribute__((visibility("default")))
 
@@ -114,53 +115,34 @@ int rawValue(const E& e) {
   return v;
 }
 
-// Argument checks shared by the collectives. 'what' names the call in messages.
-Status checkCommon(const char* what, braidComm* comm, int type, braidStream_t stream) {
-  if (!isValidDataType(type)) {
-    return invalidArgument(std::string(what) + ": invalid datatype " + std::to_string(type));
-  }
-  if (stream != nullptr) {
-    return invalidArgument(std::string(what) +
-                           ": stream must be NULL: this build supports host buffers only");
-  }
-  (void)comm;
-  return Status::ok();
-}
-
-Status checkOp(const char* what, int op) {
-  if (!isValidRedOp(op)) {
-    return invalidArgument(std::string(what) + ": invalid reduction op " + std::to_string(op));
-  }
-  return Status::ok();
-}
-
-// type must have passed checkCommon.
-Status checkBytes(const char* what, size_t count, size_t multiplier, int type, size_t* bytes) {
-  size_t es = dataTypeSize(static_cast<braidDataType_t>(type));
-  if (count != 0 && (count > SIZE_MAX / multiplier || count * multiplier > SIZE_MAX / es)) {
-    return invalidArgument(std::string(what) + ": count " + std::to_string(count) +
-                           " is too large");
-  }
-  *bytes = count * multiplier * es;
-  return Status::ok();
-}
-
-bool overlaps(const void* a, size_t aBytes, const void* b, size_t bBytes) {
-  auto x = reinterpret_cast<uintptr_t>(a);
-  auto y = reinterpret_cast<uintptr_t>(b);
-  return x < y + bBytes && y < x + aBytes;
-}
-
-Status checkRoot(const char* what, int root, int nranks) {
-  if (root < 0 || root >= nranks) {
-    return invalidArgument(std::string(what) + ": root " + std::to_string(root) +
-                           " is out of range [0, " + std::to_string(nranks) + ")");
-  }
-  return Status::ok();
-}
-
-Status nullBuffer(const char* what, const char* name) {
-  return invalidArgument(std::string(what) + ": " + name + " is NULL with a nonzero count");
+// Every collective entry point ends here: the call's arguments are checked in one place
+// (checkCall, before any communication, so a bad call leaves the communicator usable), then
+// the communicator runs it on the executor the descriptor names. `request` is the caller's
+// out-parameter for Completion::kRequest, nullptr otherwise.
+braidResult_t runCall(const char* what, braidComm* comm, const CollectiveCall& call,
+                      braidRequest_t* request) {
+  if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
+  CallGuard guard(comm);
+  return guarded(comm, [&]() -> braidResult_t {
+    const bool wantsRequest = call.completion == Completion::kRequest;
+    if (wantsRequest) {
+      if (request == nullptr)
+        return record(comm, invalidArgument(std::string(what) + ": request is NULL"));
+      *request = nullptr;
+    }
+    Status s = checkCall(what, call, comm->impl->rank(), comm->impl->nranks());
+    if (!s) return record(comm, s);
+    if (!wantsRequest) return record(comm, comm->impl->start(call));
+    auto* req = new braidRequest;
+    req->error = comm->error;
+    s = comm->impl->start(call, &req->request);
+    if (!s) {
+      delete req;
+      return record(comm, s);
+    }
+    *request = req;
+    return braidSuccess;
+  });
 }
 
 }  // namespace
@@ -350,12 +332,18 @@ BRAID_API braidResult_t braidCommDescribeTuning(braidComm_t comm, int collective
     return record(comm, invalidArgument(std::string(what) + ": collective " +
                                         std::to_string(collective) + " is not 0..4"));
   }
-  if (!isValidDataType(datatype)) {
+  if (!isValidDataType(rawValue(datatype))) {
     return record(comm, invalidArgument(std::string(what) + ": invalid datatype " +
-                                        std::to_string(static_cast<int>(datatype))));
+                                        std::to_string(rawValue(datatype))));
   }
-  const std::string line = describeChoice(comm->impl->tuning(
-      static_cast<braid::Collective>(collective), count * dataTypeSize(datatype), count));
+  // The same limit as the collectives' (checkCall): no byte count wraps around.
+  const size_t es = dataTypeSize(datatype);
+  if (count > kMaxCallBytes / es) {
+    return record(comm, invalidArgument(std::string(what) + ": count " + std::to_string(count) +
+                                        " is too large"));
+  }
+  const std::string line = describeChoice(
+      comm->impl->tuning(static_cast<braid::Collective>(collective), count * es, count));
   const size_t n = std::min(line.size(), textBytes - 1);
   line.copy(text, n);
   text[n] = '\0';
@@ -365,164 +353,85 @@ BRAID_API braidResult_t braidCommDescribeTuning(braidComm_t comm, int collective
 BRAID_API braidResult_t braidAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                        braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
                                        braidStream_t stream) {
-  const char* what = "braidAllReduce";
-  if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
-  CallGuard guard(comm);
-  return guarded(comm, [&]() -> braidResult_t {
-    size_t bytes = 0;
-    Status s = checkCommon(what, comm, rawValue(datatype), stream);
-    if (s) s = checkOp(what, rawValue(op));
-    if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
-    if (s && count > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
-    if (s && count > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
-    if (s && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
-      s = invalidArgument(std::string(what) +
-                          ": sendbuff and recvbuff overlap without being equal");
-    }
-    if (s) s = comm->impl->allReduce(sendbuff, recvbuff, count, datatype, op);
-    return record(comm, s);
-  });
+  return runCall("braidAllReduce", comm,
+                 {.coll = Collective::kAllReduce,
+                  .sendbuff = sendbuff,
+                  .recvbuff = recvbuff,
+                  .count = count,
+                  .type = rawValue(datatype),
+                  .op = rawValue(op),
+                  .stream = stream},
+                 nullptr);
 }
 
 BRAID_API braidResult_t braidReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                            braidDataType_t datatype, braidRedOp_t op,
                                            braidComm_t comm, braidStream_t stream) {
-  const char* what = "braidReduceScatter";
-  if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
-  CallGuard guard(comm);
-  return guarded(comm, [&]() -> braidResult_t {
-    const int n = comm->impl->nranks();
-    size_t outBytes = 0;
-    size_t inBytes = 0;
-    Status s = checkCommon(what, comm, rawValue(datatype), stream);
-    if (s) s = checkOp(what, rawValue(op));
-    if (s) s = checkBytes(what, recvcount, 1, rawValue(datatype), &outBytes);
-    if (s) s = checkBytes(what, recvcount, static_cast<size_t>(n), rawValue(datatype), &inBytes);
-    if (s && recvcount > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
-    if (s && recvcount > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
-    if (s && recvcount > 0) {
-      const char* inPlace =
-          static_cast<const char*>(sendbuff) + outBytes * static_cast<size_t>(comm->impl->rank());
-      if (recvbuff != inPlace && overlaps(sendbuff, inBytes, recvbuff, outBytes)) {
-        s = invalidArgument(
-            std::string(what) +
-            ": recvbuff overlaps sendbuff but is not at this rank's offset (in place)");
-      }
-    }
-    if (s) s = comm->impl->reduceScatter(sendbuff, recvbuff, recvcount, datatype, op);
-    return record(comm, s);
-  });
+  return runCall("braidReduceScatter", comm,
+                 {.coll = Collective::kReduceScatter,
+                  .sendbuff = sendbuff,
+                  .recvbuff = recvbuff,
+                  .count = recvcount,
+                  .type = rawValue(datatype),
+                  .op = rawValue(op),
+                  .stream = stream},
+                 nullptr);
 }
 
 BRAID_API braidResult_t braidAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                        braidDataType_t datatype, braidComm_t comm,
                                        braidStream_t stream) {
-  const char* what = "braidAllGather";
-  if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
-  CallGuard guard(comm);
-  return guarded(comm, [&]() -> braidResult_t {
-    const int n = comm->impl->nranks();
-    size_t inBytes = 0;
-    size_t outBytes = 0;
-    Status s = checkCommon(what, comm, rawValue(datatype), stream);
-    if (s) s = checkBytes(what, sendcount, 1, rawValue(datatype), &inBytes);
-    if (s) s = checkBytes(what, sendcount, static_cast<size_t>(n), rawValue(datatype), &outBytes);
-    if (s && sendcount > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
-    if (s && sendcount > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
-    if (s && sendcount > 0) {
-      const char* inPlace =
-          static_cast<const char*>(recvbuff) + inBytes * static_cast<size_t>(comm->impl->rank());
-      if (sendbuff != inPlace && overlaps(sendbuff, inBytes, recvbuff, outBytes)) {
-        s = invalidArgument(
-            std::string(what) +
-            ": sendbuff overlaps recvbuff but is not at this rank's offset (in place)");
-      }
-    }
-    if (s) s = comm->impl->allGather(sendbuff, recvbuff, sendcount, datatype);
-    return record(comm, s);
-  });
+  return runCall("braidAllGather", comm,
+                 {.coll = Collective::kAllGather,
+                  .sendbuff = sendbuff,
+                  .recvbuff = recvbuff,
+                  .count = sendcount,
+                  .type = rawValue(datatype),
+                  .stream = stream},
+                 nullptr);
 }
 
 BRAID_API braidResult_t braidBroadcast(const void* sendbuff, void* recvbuff, size_t count,
                                        braidDataType_t datatype, int root, braidComm_t comm,
                                        braidStream_t stream) {
-  const char* what = "braidBroadcast";
-  if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
-  CallGuard guard(comm);
-  return guarded(comm, [&]() -> braidResult_t {
-    size_t bytes = 0;
-    const bool isRoot = comm->impl->rank() == root;
-    Status s = checkCommon(what, comm, rawValue(datatype), stream);
-    if (s) s = checkRoot(what, root, comm->impl->nranks());
-    if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
-    if (s && count > 0 && isRoot && sendbuff == nullptr)
-      s = nullBuffer(what, "sendbuff (on the root)");
-    if (s && count > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
-    if (s && isRoot && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
-      s = invalidArgument(std::string(what) +
-                          ": sendbuff and recvbuff overlap without being equal");
-    }
-    if (s) s = comm->impl->broadcast(isRoot ? sendbuff : nullptr, recvbuff, count, datatype, root);
-    return record(comm, s);
-  });
+  return runCall("braidBroadcast", comm,
+                 {.coll = Collective::kBroadcast,
+                  .sendbuff = sendbuff,
+                  .recvbuff = recvbuff,
+                  .count = count,
+                  .type = rawValue(datatype),
+                  .root = root,
+                  .stream = stream},
+                 nullptr);
 }
 
 BRAID_API braidResult_t braidReduce(const void* sendbuff, void* recvbuff, size_t count,
                                     braidDataType_t datatype, braidRedOp_t op, int root,
                                     braidComm_t comm, braidStream_t stream) {
-  const char* what = "braidReduce";
-  if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
-  CallGuard guard(comm);
-  return guarded(comm, [&]() -> braidResult_t {
-    size_t bytes = 0;
-    const bool isRoot = comm->impl->rank() == root;
-    Status s = checkCommon(what, comm, rawValue(datatype), stream);
-    if (s) s = checkOp(what, rawValue(op));
-    if (s) s = checkRoot(what, root, comm->impl->nranks());
-    if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
-    if (s && count > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
-    if (s && count > 0 && isRoot && recvbuff == nullptr)
-      s = nullBuffer(what, "recvbuff (on the root)");
-    if (s && isRoot && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
-      s = invalidArgument(std::string(what) +
-                          ": sendbuff and recvbuff overlap without being equal");
-    }
-    if (s) s = comm->impl->reduce(sendbuff, isRoot ? recvbuff : nullptr, count, datatype, op, root);
-    return record(comm, s);
-  });
+  return runCall("braidReduce", comm,
+                 {.coll = Collective::kReduce,
+                  .sendbuff = sendbuff,
+                  .recvbuff = recvbuff,
+                  .count = count,
+                  .type = rawValue(datatype),
+                  .op = rawValue(op),
+                  .root = root,
+                  .stream = stream},
+                 nullptr);
 }
 
 BRAID_API braidResult_t braidIAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                         braidDataType_t datatype, braidRedOp_t op, braidComm_t comm,
                                         braidRequest_t* request) {
-  const char* what = "braidIAllReduce";
-  if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
-  CallGuard guard(comm);
-  return guarded(comm, [&]() -> braidResult_t {
-    if (request == nullptr)
-      return record(comm, invalidArgument(std::string(what) + ": request is NULL"));
-    *request = nullptr;
-    size_t bytes = 0;
-    Status s = checkCommon(what, comm, rawValue(datatype), nullptr);
-    if (s) s = checkOp(what, rawValue(op));
-    if (s) s = checkBytes(what, count, 1, rawValue(datatype), &bytes);
-    if (s && count > 0 && sendbuff == nullptr) s = nullBuffer(what, "sendbuff");
-    if (s && count > 0 && recvbuff == nullptr) s = nullBuffer(what, "recvbuff");
-    if (s && sendbuff != recvbuff && overlaps(sendbuff, bytes, recvbuff, bytes)) {
-      s = invalidArgument(std::string(what) +
-                          ": sendbuff and recvbuff overlap without being equal");
-    }
-    if (!s) return record(comm, s);
-    auto* req = new braidRequest;
-    req->error = comm->error;
-    s = comm->impl->allReduceAsync(sendbuff, recvbuff, count, datatype, op, &req->request);
-    if (!s) {
-      delete req;
-      return record(comm, s);
-    }
-    *request = req;
-    return braidSuccess;
-  });
+  return runCall("braidIAllReduce", comm,
+                 {.coll = Collective::kAllReduce,
+                  .sendbuff = sendbuff,
+                  .recvbuff = recvbuff,
+                  .count = count,
+                  .type = rawValue(datatype),
+                  .op = rawValue(op),
+                  .completion = Completion::kRequest},
+                 request);
 }
 
 BRAID_API braidResult_t braidTest(braidRequest_t request, int* done) {

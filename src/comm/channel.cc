@@ -29,7 +29,6 @@ Status Channel::create(const Params& params, std::vector<std::unique_ptr<Connect
   void* mem = std::aligned_alloc(64, params.sliceBytes * kScratchSlots);
   if (mem == nullptr) return systemError("cannot allocate a channel's scratch buffers");
   ch->scratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(mem), std::free);
-  ch->callSlice_ = params.sliceBytes;
   ch->cancelFd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!ch->cancelFd_.valid()) return systemError(errnoMessage("eventfd", errno));
   try {

@@ -33,7 +33,7 @@ class Channel : public AlgoContext {
     std::vector<int> ring;  // rank at each ring position
     int64_t timeoutMs = 0;
     int abortFd = -1;
-    size_t sliceBytes = 0;
+    size_t sliceBytes = 0;  // each scratch slot (the communicator's largest chunk)
   };
   // conns: this channel's connections to the ring's next and previous ranks (one when they
   // are the same rank).
@@ -60,7 +60,7 @@ class Channel : public AlgoContext {
   char* directScratch() override { return nullptr; }
   Status waitSend(Connection* conn, uint64_t ticket) override;
   Status waitRecv(Connection* conn, uint64_t ticket) override;
-  size_t sliceBytes() const override { return callSlice_; }
+  size_t scratchBytes() const override { return p_.sliceBytes; }
   char* scratch(int slot) override {
     return scratch_.get() + static_cast<size_t>(slot) * p_.sliceBytes;
   }
@@ -68,8 +68,6 @@ class Channel : public AlgoContext {
   SharedWindow* window() override { return nullptr; }
   Status waitFlag(int rank, int which, uint64_t atLeast) override;
   Status waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) override;
-
-  void setCallSlice(size_t bytes) { callSlice_ = bytes; }
 
  private:
   explicit Channel(const Params& params) : p_(params) {}
@@ -81,7 +79,6 @@ class Channel : public AlgoContext {
   Connection* next_ = nullptr;
   Connection* prev_ = nullptr;
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, nullptr};
-  size_t callSlice_ = 0;
   HostMemoryOps memory_;
   Fd cancelFd_;
   std::atomic<bool> cancelled_{false};

@@ -12,6 +12,7 @@
 // fast with the same message.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -27,23 +28,15 @@
 #include "algo/tuner.h"
 #include "bootstrap/bootstrap.h"
 #include "comm/channel.h"
+#include "comm/collective.h"
+#include "comm/request.h"
 #include "core/config.h"
 #include "core/fd.h"
 #include "core/function_ref.h"
-#include "comm/request.h"
 #include "transports/shm/shm_transport.h"
 #include "transports/transport.h"
 
 namespace braid {
-
-// What a collective call is, as every rank must agree on it (BRAID_CHECK compares these).
-struct OpDesc {
-  const char* name;  // "AllReduce", ...
-  size_t count;
-  braidDataType_t type;
-  int op = -1;    // braidRedOp_t, or -1 where the collective has none
-  int root = -1;  // or -1
-};
 
 struct CommParams {
   int nranks = 0;
@@ -66,20 +59,10 @@ class Communicator : private AlgoContext {
   int nranks() const override { return nranks_; }
   const Config& config() const { return config_; }
 
-  // Blocking collectives on host buffers; arguments were checked by the caller.
-  Status allReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
-                   braidRedOp_t op);
-  Status reduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount, braidDataType_t type,
-                       braidRedOp_t op);
-  Status allGather(const void* sendbuff, void* recvbuff, size_t sendcount, braidDataType_t type);
-  Status broadcast(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
-                   int root);
-  Status reduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
-                braidRedOp_t op, int root);
-
-  // Queues an AllReduce on the progress thread.
-  Status allReduceAsync(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
-                        braidRedOp_t op, std::shared_ptr<Request>* out);
+  // Runs a collective call that checkCall accepted, on the executor its descriptor names:
+  // inline on this thread for Completion::kBlocking (returns its result), the progress thread
+  // for Completion::kRequest (returns once queued; *request completes with the result).
+  Status start(const CollectiveCall& call, std::shared_ptr<Request>* request = nullptr);
 
   // From any thread: fails pending and future operations at once.
   void abort();
@@ -109,7 +92,7 @@ class Communicator : private AlgoContext {
   Status waitRecv(Connection* conn, uint64_t ticket) override {
     return waitTicket(conn, false, ticket);
   }
-  size_t sliceBytes() const override { return callSliceBytes_; }
+  size_t scratchBytes() const override { return sliceBytes_; }
   char* scratch(int slot) override {
     return scratch_.get() + static_cast<size_t>(slot) * sliceBytes_;
   }
@@ -120,26 +103,34 @@ class Communicator : private AlgoContext {
 
   Status connectPeers(const std::vector<int>& peers);
   Status connectChannels(int nextRank, int prevRank);
-  // A ring AllReduce over every channel (each a contiguous part of the buffer).
-  Status channelsAllReduce(const void* sendbuff, void* recvbuff, size_t count,
-                           braidDataType_t type, braidRedOp_t op);
+  // A ring AllReduce over every channel (each a contiguous part of the buffer), each with
+  // the call's slice.
+  Status channelsAllReduce(const CollectiveCall& call, size_t sliceBytes);
   Status waitTicket(Connection* conn, bool send, uint64_t ticket);
   // The wait loop behind every blocking wait: drives all connections until done() holds,
   // spinning briefly, then yielding, then sleeping (poll on sockets, the futex doorbell on
   // shared memory). what() describes the wait for the timeout message.
   template <typename Done, typename What>
   Status waitUntil(Done done, What what);
-  // Runs one collective with the communicator's state checks and failure handling.
-  Status execute(const OpDesc& desc, FunctionRef<Status()> body);
-  Status runAllReduce(const void* sendbuff, void* recvbuff, size_t count, braidDataType_t type,
-                      braidRedOp_t op);
-  // Asks the tuner for this call's plan, sets the call's slice, logs a new shape at INFO.
+  // The executors. Inline: on the calling thread, after queued async work (operations run in
+  // the order the user issued them). Queued: on the progress thread.
+  Status runInline(const CollectiveCall& call);
+  Status enqueue(const CollectiveCall& call, std::shared_ptr<Request>* out);
+  // Runs one collective with the communicator's state checks and failure handling (under
+  // execMu_, on whichever executor's thread).
+  Status execute(const CollectiveCall& call);
+  // Plans the call and runs the chosen algorithm with the chosen slice (or the channels).
+  Status dispatch(const CollectiveCall& call);
+  // Asks the tuner for this call's plan (cached per collective), logs a new shape at INFO.
   Choice plan(Collective coll, size_t bytes, size_t count);
+  // The pipeline slice for a choice: its chunk in whole 64-byte units, at most the scratch.
+  size_t sliceFor(const Choice& choice) const {
+    return std::min(sliceBytes_, (choice.chunkBytes + 63) / 64 * 64);
+  }
   // The tuner's inputs: rank 0's cost parameters (every rank plans alike) and the link class.
   Status initTuner();
-  Status runBlocking(const OpDesc& desc, FunctionRef<Status()> body);
-  // BRAID_CHECK: every rank's OpDesc for this call, compared out of band.
-  Status checkAgreement(const OpDesc& desc);
+  // BRAID_CHECK: every rank's descriptor of this call, compared out of band.
+  Status checkAgreement(const CollectiveCall& call);
   void fail(const Status& status, bool tellOthers);
   void progressLoop();
 
@@ -153,11 +144,11 @@ class Communicator : private AlgoContext {
   // Channels 1..k-1 of a ring AllReduce split over BRAID_NCHANNELS rings (channel 0 is this
   // communicator's own connections); empty with one channel or with shared memory.
   std::vector<std::unique_ptr<Channel>> channels_;
-  std::unique_ptr<ShmTransport> shm_;     // ranks on this host, when shared memory works
+  std::unique_ptr<ShmTransport> shm_;  // ranks on this host, when shared memory works
   ShmNode* node_ = nullptr;
   SharedWindow* window_ = nullptr;  // when every rank is on this host
-  int spinPause_ = 0;     // busy-wait rounds before yielding (shm only)
-  int yieldRounds_ = 32;  // yielding rounds before sleeping
+  int spinPause_ = 0;               // busy-wait rounds before yielding (shm only)
+  int yieldRounds_ = 32;            // yielding rounds before sleeping
   std::vector<std::unique_ptr<Connection>> conns_;
   Connection* next_ = nullptr;
   Connection* prev_ = nullptr;
@@ -180,7 +171,6 @@ class Communicator : private AlgoContext {
     Choice choice;
   };
   std::array<PlanCache, 5> planCache_{};
-  size_t callSliceBytes_ = 0;  // this call's chunk (the tuner's, <= sliceBytes_)
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, nullptr};
   std::vector<pollfd> pollfds_;
   uint64_t opSeq_ = 0;  // collectives started, for BRAID_CHECK messages

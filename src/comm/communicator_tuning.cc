@@ -1,6 +1,7 @@
 // The communicator's side of the tuner (algo/tuner.h): its inputs at init (rank 0's cost
-// parameters, the link class) and the per-call plan. Kept apart from communicator.cc so the
-// engine and the tuning policy change independently.
+// parameters, the link class, the channels connected) and the per-call plan, which the
+// caller hands to the algorithm as a value (Communicator::dispatch). Kept apart from
+// communicator.cc so the engine and the tuning policy change independently.
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,6 +62,7 @@ Choice Communicator::tuning(Collective coll, size_t bytes, size_t count) const {
   shape.meshConnected = meshConnected_;
   shape.link = linkClass_;
   shape.sharedWindow = window_ != nullptr;
+  shape.channels = static_cast<int>(channels_.size()) + 1;
   Overrides over;
   over.algo = config_.algo;
   if (config_.chunkBytesForced) over.chunkBytes = sliceBytes_;
@@ -69,19 +71,9 @@ Choice Communicator::tuning(Collective coll, size_t bytes, size_t count) const {
 
 Choice Communicator::plan(Collective coll, size_t bytes, size_t count) {
   PlanCache& cached = planCache_[static_cast<size_t>(coll)];
-  if (cached.bytes == bytes && cached.count == count) {
-    callSliceBytes_ = std::min(sliceBytes_, (cached.choice.chunkBytes + 63) / 64 * 64);
-    return cached.choice;
-  }
-  Choice choice = tuning(coll, bytes, count);
-  // Channels split a ring AllReduce that is large enough for every channel to pipeline.
-  const size_t k = channels_.size() + 1;
-  if (k > 1 && coll == Collective::kAllReduce && choice.algo == Algo::kRing &&
-      bytes >= k * (size_t{256} << 10)) {
-    choice.nchannels = static_cast<int>(k);
-  }
+  if (cached.bytes == bytes && cached.count == count) return cached.choice;
+  const Choice choice = tuning(coll, bytes, count);
   cached = {bytes, count, choice};
-  callSliceBytes_ = std::min(sliceBytes_, (choice.chunkBytes + 63) / 64 * 64);
   if (logEnabled(LogLevel::kInfo)) {
     // Shapes by power-of-two size class, so a sweep logs a line per size, not per call.
     int sizeClass = 0;

@@ -4,17 +4,11 @@
 #include <cstdio>
 #include <cstring>
 
-#include "reduce/reduce.h"
+#include "core/datatype.h"
+#include "core/half.h"
 
 namespace braid {
 namespace {
-
-const char* dtypeName(braidDataType_t dt) {
-  static const char* const kNames[] = {"int8",   "uint8",   "int32",   "uint32",  "int64",
-                                       "uint64", "float16", "float32", "float64", "bfloat16"};
-  const int v = static_cast<int>(dt);
-  return v >= 0 && v < 10 ? kNames[v] : "invalid";
-}
 
 std::string hexPtr(const void* p) {
   char buf[32];
@@ -29,11 +23,11 @@ std::string mib(size_t bytes) {
 }
 
 void packBf16(const float* src, uint16_t* dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = floatToBfloat16(src[i]);
+  for (size_t i = 0; i < n; ++i) dst[i] = half_detail::floatToBfloat16Inline(src[i]);
 }
 
 void unpackBf16(const uint16_t* src, float* dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = bfloat16ToFloat(src[i]);
+  for (size_t i = 0; i < n; ++i) dst[i] = half_detail::bfloat16ToFloatInline(src[i]);
 }
 
 uint64_t fnvMix(uint64_t h, uint64_t v) {
@@ -67,7 +61,7 @@ std::string GradSync::commError() const {
 std::string GradSync::bucketName(int b) const {
   const Bucket& bk = buckets_[static_cast<size_t>(b)];
   return "bucket " + std::to_string(b) + " (" + std::to_string(bk.grads.size()) + " " +
-         dtypeName(bk.gradDtype) + " gradients, " + mib(bk.bytes) + ")";
+         dataTypeName(bk.gradDtype) + " gradients, " + mib(bk.bytes) + ")";
 }
 
 braidResult_t GradSync::registerGrad(void* grad, size_t count, int rawDtype, int* index) {
@@ -78,7 +72,7 @@ braidResult_t GradSync::registerGrad(void* grad, size_t count, int rawDtype, int
                     ": the layout is already final (registration ends at the first MarkReady, "
                     "GetBucketCount or Finalize); create a new synchronizer for new buffers");
   }
-  if (rawDtype < 0 || rawDtype > 9) {
+  if (!isValidDataType(rawDtype)) {
     return fail(braidInvalidArgument,
                 std::string(what) + ": invalid datatype " + std::to_string(rawDtype));
   }

@@ -3,7 +3,9 @@
 //
 // Layering: this class talks to the communicator only through the public C API
 // (braidIAllReduce / braidTest / braidWait / braidAllReduce / braidCommCount), as a user's
-// trainer would. It keeps its own last-error string.
+// trainer would; besides braid/braid.h it includes only base files of src/core (the datatype
+// table, the bfloat16 conversion), never the communicator, the algorithms or the reduction
+// kernels. It keeps its own last-error string.
 #pragma once
 
 #include <cstddef>

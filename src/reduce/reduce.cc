@@ -2,7 +2,7 @@
 //
 // Every kernel is an elementwise loop over a small functor that the compiler inlines and
 // auto-vectorizes at -O3 (float16/bfloat16 conversions are branch-free bit manipulation, see
-// half.h). The loops carry __restrict__, which is only true when out aliases neither input;
+// core/half.h). The loops carry __restrict__, which is only true when out aliases neither input;
 // the contract allows out == a and/or out == b exactly, so each call dispatches on the pointers
 // to one of four loops whose restrict-qualified pointers really are distinct.
 //
@@ -28,7 +28,7 @@
 #include <bit>
 #include <type_traits>
 
-#include "reduce/half.h"
+#include "core/half.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define BRAID_REDUCE_HAVE_AVX2 1
@@ -438,8 +438,8 @@ BRAID_TARGET_AVX2 void finishKernelAvx2(void* buf, size_t count, int nranks) {
 
 // ---- tables -------------------------------------------------------------------------------
 
-constexpr int kNumTypes = 10;
-constexpr int kNumOps = 5;
+constexpr int kNumTypes = kNumDataTypes;
+constexpr int kNumOps = kNumRedOps;
 
 // The kernels of one ISA, as three variable templates.
 struct PortableKernels {
@@ -531,27 +531,7 @@ const Table* tableFor(ReduceIsa isa) {
   return nullptr;
 }
 
-constexpr std::array<size_t, kNumTypes> kTypeSizes = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2};
-constexpr std::array<const char*, kNumTypes> kTypeNames = {
-    "int8", "uint8", "int32", "uint32", "int64", "uint64", "half", "float", "double", "bfloat16"};
-constexpr std::array<const char*, kNumOps> kOpNames = {"sum", "prod", "max", "min", "avg"};
-
 }  // namespace
-
-bool isValidDataType(int type) { return type >= 0 && type < kNumTypes; }
-bool isValidRedOp(int op) { return op >= 0 && op < kNumOps; }
-
-size_t dataTypeSize(braidDataType_t type) {
-  return isValidDataType(type) ? kTypeSizes[static_cast<size_t>(type)] : 0;
-}
-
-const char* dataTypeName(braidDataType_t type) {
-  return isValidDataType(type) ? kTypeNames[static_cast<size_t>(type)] : "invalid";
-}
-
-const char* redOpName(braidRedOp_t op) {
-  return isValidRedOp(op) ? kOpNames[static_cast<size_t>(op)] : "invalid";
-}
 
 bool isReduceIsaSupported(ReduceIsa isa) { return tableFor(isa) != nullptr; }
 

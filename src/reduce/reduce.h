@@ -10,17 +10,9 @@
 #include <cstdint>
 
 #include "braid/braid.h"
+#include "core/datatype.h"  // the type table: sizes, names, validity
 
 namespace braid {
-
-// Bytes per element, or 0 for a value outside the enum.
-size_t dataTypeSize(braidDataType_t type);
-// nccl-tests spelling: int8, uint8, int32, uint32, int64, uint64, half, float, double, bfloat16.
-const char* dataTypeName(braidDataType_t type);
-// sum, prod, max, min, avg.
-const char* redOpName(braidRedOp_t op);
-bool isValidDataType(int type);
-bool isValidRedOp(int op);
 
 // out[i] = a[i] (op) b[i] for i < count. out may alias a or b (exactly, not partially).
 // For braidAvg this is the plain sum: partial results of an average are sums.

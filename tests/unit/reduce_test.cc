@@ -423,11 +423,11 @@ TEST(ReduceTables, NamesAndSizes) {
     braidDataType_t type;
     size_t size;
     const char* name;
-  } kExpected[] = {{braidInt8, 1, "int8"},      {braidUint8, 1, "uint8"},
-                   {braidInt32, 4, "int32"},    {braidUint32, 4, "uint32"},
-                   {braidInt64, 8, "int64"},    {braidUint64, 8, "uint64"},
-                   {braidFloat16, 2, "half"},   {braidFloat32, 4, "float"},
-                   {braidFloat64, 8, "double"}, {braidBfloat16, 2, "bfloat16"}};
+  } kExpected[] = {{braidInt8, 1, "int8"},       {braidUint8, 1, "uint8"},
+                   {braidInt32, 4, "int32"},     {braidUint32, 4, "uint32"},
+                   {braidInt64, 8, "int64"},     {braidUint64, 8, "uint64"},
+                   {braidFloat16, 2, "float16"}, {braidFloat32, 4, "float32"},
+                   {braidFloat64, 8, "float64"}, {braidBfloat16, 2, "bfloat16"}};
   for (const auto& e : kExpected) {
     EXPECT_EQ(dataTypeSize(e.type), e.size) << e.name;
     EXPECT_STREQ(dataTypeName(e.type), e.name);
@@ -444,6 +444,43 @@ TEST(ReduceTables, NamesAndSizes) {
   EXPECT_FALSE(isValidRedOp(5));
   EXPECT_TRUE(isValidRedOp(braidAvg));
   EXPECT_EQ(dataTypeSize(static_cast<braidDataType_t>(10)), 0u);
+}
+
+// One table (core/datatype.h): every printed name parses back to its type, the usual aliases
+// parse to the same types, and each type prints one canonical name (the C API's spelling).
+TEST(ReduceTables, NamesParseBackAndAliasesAgree) {
+  for (int t = 0; t < kNumDataTypes; ++t) {
+    const auto type = static_cast<braidDataType_t>(t);
+    braidDataType_t parsed = braidInt8;
+    ASSERT_TRUE(parseDataType(dataTypeName(type), &parsed)) << dataTypeName(type);
+    EXPECT_EQ(parsed, type) << dataTypeName(type);
+  }
+  const struct {
+    const char* alias;
+    braidDataType_t type;
+  } kTypeAliases[] = {
+      {"half", braidFloat16},  {"fp16", braidFloat16},     {"FLOAT16", braidFloat16},
+      {"float", braidFloat32}, {"fp32", braidFloat32},     {"double", braidFloat64},
+      {"fp64", braidFloat64},  {"bf16", braidBfloat16},    {"char", braidInt8},
+      {"int", braidInt32},     {"BFloat16", braidBfloat16}};
+  for (const auto& a : kTypeAliases) {
+    braidDataType_t parsed = braidInt8;
+    ASSERT_TRUE(parseDataType(a.alias, &parsed)) << a.alias;
+    EXPECT_EQ(parsed, a.type) << a.alias;
+  }
+  braidDataType_t unused = braidInt8;
+  for (const char* bad : {"", "float1", "floa", "float16x", "int16", "fp8"}) {
+    EXPECT_FALSE(parseDataType(bad, &unused)) << bad;
+  }
+  for (int o = 0; o < kNumRedOps; ++o) {
+    braidRedOp_t parsed = braidSum;
+    ASSERT_TRUE(parseRedOp(redOpName(static_cast<braidRedOp_t>(o)), &parsed));
+    EXPECT_EQ(parsed, static_cast<braidRedOp_t>(o));
+  }
+  braidRedOp_t op = braidSum;
+  EXPECT_TRUE(parseRedOp("MAX", &op));
+  EXPECT_EQ(op, braidMax);
+  EXPECT_FALSE(parseRedOp("mean", &op));
 }
 
 TEST(ReduceTables, IsaVariants) {

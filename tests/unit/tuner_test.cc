@@ -63,6 +63,50 @@ TEST(Tuner, PicksTheCheapestPrediction) {
   }
 }
 
+// The channel count is the tuner's: every connected channel for a ring AllReduce with at least
+// kChannelMinBytes per channel, one otherwise (other collectives, other algorithms, no extra
+// channels, the shared window).
+TEST(Tuner, ChannelsOnlyForALargeEnoughRingAllReduce) {
+  const CostModel m = slowNetwork();
+  Overrides ring;
+  ring.algo = "ring";
+  for (int channels : {2, 3, 4}) {
+    const size_t enough = kChannelMinBytes * static_cast<size_t>(channels);
+    Shape s = shapeOf(Collective::kAllReduce, enough, 4, true, LinkClass::kLoopback);
+    s.channels = channels;
+    EXPECT_EQ(choose(m, s, ring, kMax).nchannels, channels) << channels << " channels";
+    s.bytes = enough - 1;
+    EXPECT_EQ(choose(m, s, ring, kMax).nchannels, 1) << "just below " << channels << " x 256 KiB";
+    s.bytes = size_t{1} << 30;
+    EXPECT_EQ(choose(m, s, ring, kMax).nchannels, channels);
+    // Not an AllReduce: one channel whatever the size.
+    for (Collective c : {Collective::kReduceScatter, Collective::kAllGather, Collective::kBroadcast,
+                         Collective::kReduce}) {
+      s.coll = c;
+      EXPECT_EQ(choose(m, s, {}, kMax).nchannels, 1) << collectiveName(c);
+    }
+    // Another algorithm: one channel.
+    s.coll = Collective::kAllReduce;
+    Overrides tree;
+    tree.algo = "tree";
+    const Choice t = choose(m, s, tree, kMax);
+    EXPECT_EQ(t.algo, Algo::kTree);
+    EXPECT_EQ(t.nchannels, 1);
+    // Every rank on one host sharing memory: the window algorithms, one channel.
+    s.sharedWindow = true;
+    s.link = LinkClass::kShm;
+    EXPECT_EQ(choose(m, s, {}, kMax).nchannels, 1);
+  }
+  // One channel connected: never more.
+  Shape one = shapeOf(Collective::kAllReduce, size_t{1} << 30, 4);
+  EXPECT_EQ(choose(m, one, ring, kMax).nchannels, 1);
+  // The model's choice (no override) still gets the channels when it picks the ring.
+  Shape big = shapeOf(Collective::kAllReduce, size_t{256} << 20, 16, false);
+  big.channels = 4;
+  const Choice c = choose(m, big, {}, kMax);
+  EXPECT_EQ(c.nchannels, c.algo == Algo::kRing ? 4 : 1) << describeChoice(c);
+}
+
 TEST(Tuner, DirectOnlyWhereItCanRun) {
   const CostModel m = CostModel::defaults();
   // Without a full mesh, or past its scratch on more than two ranks, direct is never chosen.

@@ -10,22 +10,30 @@
 #include <string>
 #include <vector>
 
+#include "core/datatype.h"
 #include "perf_internal.h"
 
 namespace braid::perf {
 
 using detail::CollName;
 using detail::kCollNames;
-using detail::kOpNames;
-using detail::kTypeNames;
-using detail::kTypeSizes;
 using detail::lower;
 
 // ---- public helpers ---------------------------------------------------------------------------
 
-size_t dataTypeSize(DataType type) { return kTypeSizes[static_cast<int>(type)]; }
-const char* dataTypeName(DataType type) { return kTypeNames[static_cast<int>(type)]; }
-const char* redOpName(RedOp op) { return kOpNames[static_cast<int>(op)]; }
+static_assert(kNumDataTypes == braid::kNumDataTypes && kNumRedOps == braid::kNumRedOps);
+static_assert(static_cast<int>(DataType::kHalf) == braidFloat16 &&
+              static_cast<int>(DataType::kBfloat16) == braidBfloat16 &&
+              static_cast<int>(DataType::kUint64) == braidUint64);
+static_assert(static_cast<int>(RedOp::kAvg) == braidAvg);
+
+namespace {
+braidDataType_t toBraid(DataType type) { return static_cast<braidDataType_t>(type); }
+}  // namespace
+
+size_t dataTypeSize(DataType type) { return braid::dataTypeSize(toBraid(type)); }
+const char* dataTypeName(DataType type) { return braid::dataTypeName(toBraid(type)); }
+const char* redOpName(RedOp op) { return braid::redOpName(static_cast<braidRedOp_t>(op)); }
 
 const char* collectiveName(Collective coll) {
   for (const CollName& c : kCollNames) {
@@ -65,40 +73,17 @@ bool parseCollective(const std::string& name, Collective* coll) {
 }
 
 bool parseDataType(const std::string& name, DataType* type) {
-  const std::string n = lower(name);
-  for (int t = 0; t < kNumDataTypes; ++t) {
-    if (n == kTypeNames[t]) {
-      *type = static_cast<DataType>(t);
-      return true;
-    }
-  }
-  struct Alias {
-    const char* name;
-    DataType type;
-  };
-  static constexpr Alias kAliases[] = {
-      {"char", DataType::kInt8},      {"int", DataType::kInt32},     {"float16", DataType::kHalf},
-      {"fp16", DataType::kHalf},      {"float32", DataType::kFloat}, {"fp32", DataType::kFloat},
-      {"float64", DataType::kDouble}, {"fp64", DataType::kDouble},   {"bf16", DataType::kBfloat16},
-  };
-  for (const Alias& a : kAliases) {
-    if (n == a.name) {
-      *type = a.type;
-      return true;
-    }
-  }
-  return false;
+  braidDataType_t t;
+  if (!braid::parseDataType(name, &t)) return false;
+  *type = static_cast<DataType>(t);
+  return true;
 }
 
 bool parseRedOp(const std::string& name, RedOp* op) {
-  const std::string n = lower(name);
-  for (int o = 0; o < kNumRedOps; ++o) {
-    if (n == kOpNames[o]) {
-      *op = static_cast<RedOp>(o);
-      return true;
-    }
-  }
-  return false;
+  braidRedOp_t o;
+  if (!braid::parseRedOp(name, &o)) return false;
+  *op = static_cast<RedOp>(o);
+  return true;
 }
 
 void* Backend::allocate(size_t bytes) {

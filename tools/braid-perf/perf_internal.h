@@ -13,10 +13,7 @@ namespace braid::perf::detail {
 
 // ---- names ------------------------------------------------------------------------------------
 
-inline constexpr const char* kTypeNames[kNumDataTypes] = {
-    "int8", "uint8", "int32", "uint32", "int64", "uint64", "half", "float", "double", "bfloat16"};
-inline constexpr size_t kTypeSizes[kNumDataTypes] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2};
-inline constexpr const char* kOpNames[kNumRedOps] = {"sum", "prod", "max", "min", "avg"};
+// Types and ops come from the library's one table (core/datatype.h), whose enums these mirror.
 
 struct CollName {
   Collective coll;

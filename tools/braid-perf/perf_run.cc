@@ -18,8 +18,6 @@
 
 namespace braid::perf {
 
-using detail::kOpNames;
-using detail::kTypeNames;
 using detail::lower;
 
 namespace {
@@ -395,8 +393,9 @@ void Runner::writeResults(double avgBusBw, int errors) const {
          ", \"run_cycles\": " + std::to_string(o_.runCycles) +
          ", \"check\": " + std::to_string(o_.check) +
          ", \"average\": " + std::to_string(o_.average) +
-         ", \"datatype\": " + jsonString(o_.type < 0 ? "all" : kTypeNames[o_.type]) +
-         ", \"op\": " + jsonString(o_.op < 0 ? "all" : kOpNames[o_.op]) +
+         ", \"datatype\": " +
+         jsonString(o_.type < 0 ? "all" : dataTypeName(static_cast<DataType>(o_.type))) +
+         ", \"op\": " + jsonString(o_.op < 0 ? "all" : redOpName(static_cast<RedOp>(o_.op))) +
          ", \"root\": " + std::to_string(o_.root) + "},\n";
     s += "  \"rows\": [";
     for (size_t i = 0; i < rows_.size(); ++i) {
