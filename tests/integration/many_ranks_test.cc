@@ -1,0 +1,61 @@
+// More than 8 ranks: every collective on 11 and 16 ranks (oversubscribed on a small machine),
+// under whichever algorithm the environment forces: ctest runs this suite once per BRAID_ALGO
+// (tests/CMakeLists.txt, variant.many_ranks.*), over shared memory and TCP. Counts that are
+// smaller than the number of ranks, not a multiple of it, and several pipeline slices.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "braid/braid.h"
+#include "collectives.h"
+#include "harness.h"
+
+namespace braidtest {
+namespace {
+
+void ManyRankCases(RankContext& ctx) {
+  uint64_t seed = 9100;
+  const struct {
+    braidDataType_t dt;
+    braidRedOp_t op;
+  } combos[] = {{braidFloat32, braidSum}, {braidInt64, braidMax}, {braidFloat16, braidAvg}};
+  for (const auto& combo : combos) {
+    for (size_t count : {size_t{1}, size_t{4099}, size_t{300007}}) {
+      CollCase c;
+      c.dt = combo.dt;
+      c.op = combo.op;
+      c.count = count;
+      c.in_place = count == 4099;
+      c.seed = ++seed;
+      c.root = static_cast<int>(seed % static_cast<uint64_t>(ctx.nranks));
+      CheckedAllReduce(ctx, c);
+      // The gather/scatter forms move count * nranks elements: keep them smaller.
+      c.count = count / 8 + 1;
+      CheckedReduceScatter(ctx, c);
+      CheckedAllGather(ctx, c);
+      c.count = count;
+      CheckedBroadcast(ctx, c);
+      CheckedReduce(ctx, c);
+      if (ctx.failures() > 0) return;
+    }
+  }
+}
+
+class ManyRanks : public ::testing::TestWithParam<int> {};
+
+TEST_P(ManyRanks, EveryCollective) {
+  const char* algo = std::getenv("BRAID_ALGO");  // NOLINT(concurrency-mt-unsafe)
+  RecordProperty("BRAID_ALGO", algo != nullptr ? algo : "");
+  RunOptions opts;
+  opts.timeout_ms = 300000;
+  RunRanks(GetParam(), ManyRankCases, opts);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, ManyRanks, ::testing::Values(11, 16),
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return "n" + std::to_string(p.param);
+                         });
+
+}  // namespace
+}  // namespace braidtest
