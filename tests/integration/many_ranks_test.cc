@@ -4,6 +4,7 @@
 // smaller than the number of ranks, not a multiple of it, and several pipeline slices.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -15,6 +16,15 @@ namespace braidtest {
 namespace {
 
 void ManyRankCases(RankContext& ctx) {
+  // What the tuner runs for each collective here (a forced algorithm included), for the parent.
+  static const char* const kNames[] = {"AllReduce", "ReduceScatter", "AllGather", "Broadcast",
+                                       "Reduce"};
+  for (int coll = 0; coll < 5; ++coll) {
+    char text[200] = {};
+    BT_CHECK_OK(ctx,
+                braidCommDescribeTuning(ctx.comm, coll, 300007, braidFloat32, text, sizeof(text)));
+    ctx.Record(kNames[coll], text);
+  }
   uint64_t seed = 9100;
   const struct {
     braidDataType_t dt;
@@ -49,7 +59,21 @@ TEST_P(ManyRanks, EveryCollective) {
   RecordProperty("BRAID_ALGO", algo != nullptr ? algo : "");
   RunOptions opts;
   opts.timeout_ms = 300000;
-  RunRanks(GetParam(), ManyRankCases, opts);
+  RunResult res = RunRanks(GetParam(), ManyRankCases, opts);
+  for (const char* coll : {"AllReduce", "ReduceScatter", "AllGather", "Broadcast", "Reduce"}) {
+    const std::string line = res.records.empty() ? "" : res.records[0][coll];
+    RecordProperty(coll, line);
+    std::printf("%s: %s\n", coll, line.c_str());
+  }
+  // The forced algorithm must be the one the AllReduce ran. direct and rabenseifner need a
+  // connection to every peer, which communicators of more than 8 ranks do not make
+  // (kMeshMaxRanks in algo/tuner.h): beyond that they fall back to the ring.
+  if (algo != nullptr && *algo != '\0' && !res.records.empty()) {
+    const std::string want =
+        std::string(algo) == "direct" || std::string(algo) == "rabenseifner" ? "ring" : algo;
+    EXPECT_EQ(res.records[0]["AllReduce"].rfind(want, 0), 0u)
+        << "BRAID_ALGO=" << algo << " but the AllReduce ran: " << res.records[0]["AllReduce"];
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, ManyRanks, ::testing::Values(11, 16),
