@@ -1,8 +1,9 @@
 // One real AllReduce of more than 2^31 int8 elements on 2 ranks (about 2 GiB per rank, in
 // place), so that every size and offset computation on the way (the argument checks, the
 // algorithms' chunk and slice arithmetic, the transports' segment loops) runs past 32 bits.
-// Three runs: the tuner's choice over shared memory, the ring forced, and TCP. A separate
-// executable (ctest: integration.large_count, run serially): it needs ~5 GiB of memory.
+// Four runs: the tuner's choice over shared memory, the ring forced, TCP, and TCP split over
+// three channels (BRAID_NCHANNELS); each prints what the tuner ran. A separate executable
+// (ctest: integration.large_count, run serially): it needs ~5 GiB of memory.
 //
 // The pattern needs no second buffer: rank r's byte i is h(i) + 37 r with h mixing all of i's
 // bytes, bit 31 included, so an element reduced at the offset of another (a count or offset
@@ -16,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "../harness.h"
 #include "braid/braid.h"
@@ -27,8 +29,11 @@ inline uint8_t H(uint64_t i) {
   return static_cast<uint8_t>(i ^ (i >> 8) ^ (i >> 16) ^ (i >> 24) ^ ((i >> 31) * 0x55));
 }
 
-// Empty: the tuner's choice over shared memory; then the ring forced; then TCP.
-class LargeCount : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
+struct How {
+  const char* name;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+class LargeCount : public ::testing::TestWithParam<How> {};
 
 size_t CountWrong(const uint8_t* buf, size_t count, size_t* first) {
   size_t bad = 0;
@@ -51,7 +56,7 @@ TEST_P(LargeCount, AllReduceAndBroadcastOver2Pow31Int8) {
   }
   RunOptions opts;
   opts.timeout_ms = 1500000;
-  if (GetParam().first[0] != '\0') opts.env = {{GetParam().first, GetParam().second}};
+  opts.env = GetParam().env;
   RunResult res = RunRanks(
       2,
       [count](RankContext& ctx) {
@@ -60,6 +65,10 @@ TEST_P(LargeCount, AllReduceAndBroadcastOver2Pow31Int8) {
         if (!buf) return;
         const auto add = static_cast<uint8_t>(37 * ctx.rank);
         for (size_t i = 0; i < count; ++i) buf[i] = static_cast<uint8_t>(H(i) + add);
+        char tuning[200] = {};
+        BT_CHECK_OK(ctx,
+                    braidCommDescribeTuning(ctx.comm, 0, count, braidInt8, tuning, sizeof(tuning)));
+        ctx.Record("tuning", tuning);
         const auto t0 = std::chrono::steady_clock::now();
         BT_CHECK_OK(ctx, braidAllReduce(buf.get(), buf.get(), count, braidInt8, braidSum, ctx.comm,
                                         nullptr));
@@ -81,18 +90,20 @@ TEST_P(LargeCount, AllReduceAndBroadcastOver2Pow31Int8) {
       opts);
   if (!res.records.empty() && res.records[0].count("seconds")) {
     RecordProperty("allreduce_seconds", res.records[0]["seconds"]);
-    std::printf("AllReduce of %zu int8 on 2 ranks: %s s (whole test %.1f s)\n", count,
-                res.records[0]["seconds"].c_str(), res.seconds);
+    std::printf("AllReduce of %zu int8 on 2 ranks (%s): %s s (whole test %.1f s)\n", count,
+                res.records[0]["tuning"].c_str(), res.records[0]["seconds"].c_str(), res.seconds);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(How, LargeCount,
-                         ::testing::Values(std::make_pair("", ""),
-                                           std::make_pair("BRAID_ALGO", "ring"),
-                                           std::make_pair("BRAID_TRANSPORT", "socket")),
-                         [](const auto& p) {
-                           return p.param.first[0] == '\0' ? std::string("tuner")
-                                                           : std::string(p.param.second);
+                         ::testing::Values(How{"tuner", {}}, How{"ring", {{"BRAID_ALGO", "ring"}}},
+                                           How{"socket", {{"BRAID_TRANSPORT", "socket"}}},
+                                           How{"channels",
+                                               {{"BRAID_TRANSPORT", "socket"},
+                                                {"BRAID_ALGO", "ring"},
+                                                {"BRAID_NCHANNELS", "3"}}}),
+                         [](const ::testing::TestParamInfo<How>& p) {
+                           return std::string(p.param.name);
                          });
 
 }  // namespace
