@@ -90,7 +90,14 @@ braidResult_t braidReduce(const void* sendbuff, void* recvbuff, size_t count,
                           braidStream_t stream);
 
 /* Host buffers with stream == NULL: the call returns when recvbuff holds the result.
-   In place (sendbuff == recvbuff, or at the rank's offset for the gather/scatter forms) works. */
+   In place (sendbuff == recvbuff, or at the rank's offset for the gather/scatter forms) works.
+   A communicator is used by one thread at a time (braidCommAbort may come from any thread): a
+   call made while another is in progress on the same communicator returns braidInvalidUsage
+   and changes nothing. A communicator belongs to the process that created it: in a child made
+   by fork() every call on it, destroy and abort included, returns braidInvalidUsage and leaves
+   the parent's communicator untouched.
+   Floats: NaN and infinities propagate as in IEEE arithmetic; max and min return NaN when any
+   rank's value is NaN. Integers wrap (two's complement). */
 
 /* Asynchronous AllReduce, run by the communicator's progress thread. */
 braidResult_t braidIAllReduce(const void* sendbuff, void* recvbuff, size_t count,

@@ -1,6 +1,7 @@
 // The C entry points: check arguments before any communication, turn Status into
 // braidResult_t, keep the last error string per communicator (and per thread for calls
 // without one). No C++ exception crosses this boundary.
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -39,6 +40,22 @@ struct ErrorState {
   std::string text;
 };
 
+// How many times this process's ancestry forked since the library was loaded: a child of
+// fork() sees one more than its parent did. A communicator remembers the count it was created
+// under, so a child can tell that a communicator is its parent's (its sockets, shared memory
+// and progress thread are the parent's, or gone) with one load per call instead of a getpid()
+// system call. Process-wide by nature: fork() copies the whole process.
+std::atomic<uint64_t> forkGeneration{0};
+
+uint64_t currentForkGeneration() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    pthread_atfork(nullptr, nullptr,
+                   [] { forkGeneration.fetch_add(1, std::memory_order_relaxed); });
+  });
+  return forkGeneration.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 }  // namespace braid
 
@@ -49,6 +66,8 @@ struct braidComm {
   // not a mutex: every call pays for this guard, and a call never touches the communicator
   // after its decrement (abort polls for zero, then frees).
   std::atomic<int> activeCalls{0};
+  // See forkGeneration: a communicator belongs to the process that created it.
+  const uint64_t forkGeneration = braid::currentForkGeneration();
 };
 
 struct braidRequest {
@@ -73,19 +92,40 @@ braidResult_t record(braidComm* comm, const Status& s) {
   return s.code();
 }
 
+Status checkOwnProcess(const char* what, const braidComm* comm) {
+  if (comm->forkGeneration == forkGeneration.load(std::memory_order_relaxed)) return Status::ok();
+  return invalidUsage(std::string(what) +
+                      ": the communicator was created in another process (this process is a "
+                      "child made by fork() after braidCommInit); create a new one here");
+}
+
 class CallGuard {
  public:
-  explicit CallGuard(braidComm* comm) : comm_(comm) {
-    comm_->activeCalls.fetch_add(1, std::memory_order_acq_rel);
-  }
+  explicit CallGuard(braidComm* comm)
+      : comm_(comm), before_(comm_->activeCalls.fetch_add(1, std::memory_order_acq_rel)) {}
   // braidCommAbort frees the communicator as soon as it sees no active call: nothing here may
   // touch it after the decrement.
   ~CallGuard() { comm_->activeCalls.fetch_sub(1, std::memory_order_acq_rel); }
   CallGuard(const CallGuard&) = delete;
   CallGuard& operator=(const CallGuard&) = delete;
 
+  // The contract: a communicator is used by one thread at a time (braidCommAbort excepted) and
+  // only in the process that created it. A second call while one is in progress would
+  // interleave two collectives' messages on the same connections, so it is refused before it
+  // touches anything; the call in progress goes on unharmed.
+  Status check(const char* what) const {
+    BRAID_RETURN_IF_ERROR(checkOwnProcess(what, comm_));
+    if (before_ != 0) {
+      return invalidUsage(std::string(what) +
+                          ": another call on this communicator is in progress (a communicator "
+                          "is used by one thread at a time)");
+    }
+    return Status::ok();
+  }
+
  private:
   braidComm* comm_;
+  int before_;  // calls in progress when this one started
 };
 
 template <typename F>
@@ -124,6 +164,7 @@ braidResult_t runCall(const char* what, braidComm* comm, const CollectiveCall& c
   if (comm == nullptr) return noComm(invalidArgument(std::string(what) + ": comm is NULL"));
   CallGuard guard(comm);
   return guarded(comm, [&]() -> braidResult_t {
+    if (Status u = guard.check(what); !u) return record(comm, u);
     const bool wantsRequest = call.completion == Completion::kRequest;
     if (wantsRequest) {
       if (request == nullptr)
@@ -287,6 +328,9 @@ BRAID_API braidResult_t braidCommInitFromEnv(braidComm_t* comm) {
 
 BRAID_API braidResult_t braidCommDestroy(braidComm_t comm) {
   if (comm == nullptr) return noComm(invalidArgument("braidCommDestroy: comm is NULL"));
+  // In a child of fork() the communicator's connections and shared memory are the parent's:
+  // tearing them down here would break the parent's communicator, so nothing is touched.
+  if (Status u = checkOwnProcess("braidCommDestroy", comm); !u) return record(comm, u);
   return guarded(nullptr, [&]() -> braidResult_t {
     delete comm;
     return braidSuccess;
@@ -295,6 +339,7 @@ BRAID_API braidResult_t braidCommDestroy(braidComm_t comm) {
 
 BRAID_API braidResult_t braidCommAbort(braidComm_t comm) {
   if (comm == nullptr) return noComm(invalidArgument("braidCommAbort: comm is NULL"));
+  if (Status u = checkOwnProcess("braidCommAbort", comm); !u) return record(comm, u);
   return guarded(nullptr, [&]() -> braidResult_t {
     comm->impl->abort();
     // Calls in flight fail fast once aborted; wait for them to leave.

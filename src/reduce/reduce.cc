@@ -14,11 +14,13 @@
 //  - Integers wrap: arithmetic is done in an unsigned type of at least the same width and
 //    converted back (modular since C++20), so no signed overflow can happen.
 //  - float16/bfloat16 are widened to float32, combined, and rounded to nearest even on store.
-//  - max/min are `a > b ? a : b` / `a < b ? a : b`, also for floats. NaN: when either operand
-//    is NaN the comparison is false, so the result is b: a NaN in b propagates, a NaN in a
-//    does not. (-0 vs +0 compare equal, so the result is also b.) For the 16-bit types the
-//    chosen operand's bits are returned unchanged (on the AVX2 float16 path a signalling NaN
-//    comes back quiet, as the hardware conversion quiets it).
+//  - max/min are `a > b ? a : b` / `a < b ? a : b`, except that a NaN in either operand is the
+//    result (a when both are NaN): a NaN on any rank makes the reduced element NaN, whatever
+//    order an algorithm combines the ranks in (with the bare comparison a NaN in a was dropped
+//    and one in b kept, so whether the result was NaN depended on the algorithm). -0 vs +0
+//    compare equal, so the result is b (its sign does depend on the order). For the 16-bit
+//    types the chosen operand's bits are returned unchanged (on the AVX2 float16 path a
+//    signalling NaN comes back quiet, as the hardware conversion quiets it).
 //  - avg: ReduceFn is the plain sum. ReduceFinalFn and FinishFn divide by nranks: integers
 //    truncate toward zero (of the wrapped sum); floats divide in the accumulation type
 //    (float32 for float16/bfloat16/float32, float64 for float64).
@@ -152,9 +154,21 @@ template <braidRedOp_t O>
 struct ComputeOp {
   static constexpr bool kSelects = O == braidMax || O == braidMin;
   // For max/min: whether the result is the first operand (see the NaN note at the top).
+  // `a != a` is NaN-ness (false for integers), kept as a comparison so the loop vectorizes.
   template <typename C>
   static bool takeFirst(C a, C b) {
-    return O == braidMax ? (a > b) : (a < b);
+    if constexpr (std::is_floating_point_v<C>) {
+      return (O == braidMax ? (a > b) : (a < b)) || isNan(a);
+    } else {
+      return O == braidMax ? (a > b) : (a < b);
+    }
+  }
+  template <typename C>
+  static bool isNan(C a) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wfloat-equal"
+    return a != a;
+#pragma GCC diagnostic pop
   }
   template <typename C>
   C operator()(C a, C b) const {

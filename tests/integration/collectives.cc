@@ -21,12 +21,21 @@ std::string Describe(const char* coll, const CollCase& c, int nranks) {
                : (c.non_root == NonRootBuffer::kBuffer ? "buffer" : "same"));
   }
   if (c.misalign_elems) os << " misaligned+" << c.misalign_elems;
+  if (c.misalign_bytes) os << " address+" << c.misalign_bytes << "B";
   if (c.random_floats) os << " random-floats";
   os << " seed=" << c.seed << ")";
   return os.str();
 }
 
 namespace {
+
+// Byte offsets of the data pointers from 8-byte alignment. With misalign_bytes set, send and
+// recv sit at different odd offsets (1 -> 3, 3 -> 5, 7 -> 1), so no copy between them is
+// aligned either.
+size_t SendOffset(const CollCase& c, size_t sz) { return c.misalign_elems * sz + c.misalign_bytes; }
+size_t RecvOffset(const CollCase& c, size_t sz) {
+  return c.misalign_elems * sz + (c.misalign_bytes == 0 ? 0 : (c.misalign_bytes + 2) % 8);
+}
 
 Pattern PatternOf(const CollCase& c) {
   return c.random_floats ? Pattern::kRandomFloat : PatternFor(c.op);
@@ -55,8 +64,8 @@ void CheckedAllReduce(RankContext& ctx, const CollCase& c) {
   const size_t sz = DtypeSize(c.dt);
   const size_t bytes = c.count * sz;
   const Pattern p = PatternOf(c);
-  TestBuffer send(bytes, c.misalign_elems * sz);
-  TestBuffer recv(bytes, c.misalign_elems * sz);
+  TestBuffer send(bytes, SendOffset(c, sz));
+  TestBuffer recv(bytes, RecvOffset(c, sz));
   FillInputs(c.dt, p, c.seed, ctx.rank, 0, c.count, send.data());
   std::vector<unsigned char> send_copy = CopyOf(send);
   braidResult_t r;
@@ -88,8 +97,8 @@ void CheckedReduceScatter(RankContext& ctx, const CollCase& c) {
   const size_t n = static_cast<size_t>(ctx.nranks);
   const size_t my_offset = static_cast<size_t>(ctx.rank) * c.count;
   const Pattern p = PatternOf(c);
-  TestBuffer send(n * c.count * sz, c.misalign_elems * sz);
-  TestBuffer recv(c.in_place ? 0 : c.count * sz, c.misalign_elems * sz);
+  TestBuffer send(n * c.count * sz, SendOffset(c, sz));
+  TestBuffer recv(c.in_place ? 0 : c.count * sz, RecvOffset(c, sz));
   FillInputs(c.dt, p, c.seed, ctx.rank, 0, n * c.count, send.data());
   std::vector<unsigned char> send_copy = CopyOf(send);
   void* out = c.in_place ? static_cast<char*>(send.data()) + my_offset * sz : recv.data();
@@ -109,8 +118,8 @@ void CheckedAllGather(RankContext& ctx, const CollCase& c) {
   const std::string label = Describe("AllGather", c, ctx.nranks);
   const size_t sz = DtypeSize(c.dt);
   const size_t n = static_cast<size_t>(ctx.nranks);
-  TestBuffer send(c.in_place ? 0 : c.count * sz, c.misalign_elems * sz);
-  TestBuffer recv(n * c.count * sz, c.misalign_elems * sz);
+  TestBuffer send(c.in_place ? 0 : c.count * sz, SendOffset(c, sz));
+  TestBuffer recv(n * c.count * sz, RecvOffset(c, sz));
   void* in = c.in_place
                  ? static_cast<char*>(recv.data()) + static_cast<size_t>(ctx.rank) * c.count * sz
                  : send.data();
@@ -137,8 +146,8 @@ void CheckedBroadcast(RankContext& ctx, const CollCase& c) {
   const size_t sz = DtypeSize(c.dt);
   const size_t bytes = c.count * sz;
   const bool root = ctx.rank == c.root;
-  TestBuffer send(bytes, c.misalign_elems * sz, 0x3c);
-  TestBuffer recv(bytes, c.misalign_elems * sz);
+  TestBuffer send(bytes, SendOffset(c, sz), 0x3c);
+  TestBuffer recv(bytes, RecvOffset(c, sz));
   const void* in = send.data();
   if (root) {
     FillInputs(c.dt, Pattern::kFullRange, c.seed, ctx.rank, 0, c.count, send.data());
@@ -172,8 +181,8 @@ void CheckedReduce(RankContext& ctx, const CollCase& c) {
   const size_t bytes = c.count * sz;
   const bool root = ctx.rank == c.root;
   const Pattern p = PatternOf(c);
-  TestBuffer send(bytes, c.misalign_elems * sz);
-  TestBuffer recv(bytes, c.misalign_elems * sz, 0x3c);
+  TestBuffer send(bytes, SendOffset(c, sz));
+  TestBuffer recv(bytes, RecvOffset(c, sz), 0x3c);
   FillInputs(c.dt, p, c.seed, ctx.rank, 0, c.count, send.data());
   std::vector<unsigned char> send_copy = CopyOf(send);
   std::vector<unsigned char> recv_copy = CopyOf(recv);

@@ -29,6 +29,7 @@ struct CollCase {
   uint64_t seed = 1;
   NonRootBuffer non_root = NonRootBuffer::kBuffer;
   size_t misalign_elems = 0;   // data pointers offset by this many elements from 8-byte alignment
+  size_t misalign_bytes = 0;   // and by this many more bytes (odd addresses: 1, 3, 7)
   bool random_floats = false;  // AllReduce only: inexact float sums; checks identity + tolerance
 };
 

@@ -159,9 +159,9 @@ struct FloatType {
       case braidProd:
         return static_cast<T>(x * y);
       case braidMax:
-        return x > y ? a : b;  // documented: b when either is NaN
+        return x > y || std::isnan(x) ? a : b;  // documented: NaN in either operand wins
       case braidMin:
-        return x < y ? a : b;
+        return x < y || std::isnan(x) ? a : b;
       case braidAvg: {
         const T sum = static_cast<T>(x + y);
         return stage == Stage::kFinal ? static_cast<T>(static_cast<double>(sum) / nranks) : sum;
@@ -208,9 +208,9 @@ struct SixteenType {
       case braidProd:
         return toBits(static_cast<float>(x * y));
       case braidMax:
-        return x > y ? a : b;
+        return x > y || std::isnan(x) ? a : b;
       case braidMin:
-        return x < y ? a : b;
+        return x < y || std::isnan(x) ? a : b;
       case braidAvg: {
         const float sum = static_cast<float>(x + y);
         if (stage == Stage::kReduce) return toBits(sum);
@@ -606,15 +606,17 @@ TEST(ReduceIntegers, AvgExactNearMultiples) {
 
 // ---- floats: max/min NaN behaviour, avg ------------------------------------------------------
 
-TEST(ReduceFloats, MaxMinNanTakesB) {
+TEST(ReduceFloats, MaxMinNanPropagates) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_EQ(reduceOne<float>(braidFloat32, braidMax, nan, 1.0f), 1.0f);
+  EXPECT_TRUE(std::isnan(reduceOne<float>(braidFloat32, braidMax, nan, 1.0f)));
   EXPECT_TRUE(std::isnan(reduceOne<float>(braidFloat32, braidMax, 1.0f, nan)));
-  EXPECT_EQ(reduceOne<float>(braidFloat32, braidMin, nan, 1.0f), 1.0f);
+  EXPECT_TRUE(std::isnan(reduceOne<float>(braidFloat32, braidMin, nan, 1.0f)));
   EXPECT_TRUE(std::isnan(reduceOne<float>(braidFloat32, braidMin, 1.0f, nan)));
+  EXPECT_TRUE(std::isnan(reduceOne<double>(braidFloat64, braidMax, std::nan(""), 1.0)));
+  EXPECT_EQ(reduceOne<uint16_t>(braidBfloat16, braidMin, 0x7fc1, 0x3f80), 0x7fc1);
   EXPECT_EQ(reduceOne<float>(braidFloat32, braidMax, -2.0f, 3.0f), 3.0f);
   EXPECT_EQ(reduceOne<double>(braidFloat64, braidMin, -2.0, 3.0), -2.0);
-  EXPECT_EQ(reduceOne<uint16_t>(braidFloat16, braidMax, 0x7e01, 0x3c00), 0x3c00);
+  EXPECT_EQ(reduceOne<uint16_t>(braidFloat16, braidMax, 0x7e01, 0x3c00), 0x7e01);  // bits kept
   EXPECT_EQ(reduceOne<uint16_t>(braidFloat16, braidMax, 0x3c00, 0x7e01), 0x7e01);  // bits kept
   EXPECT_EQ(reduceOne<uint16_t>(braidFloat16, braidMax, 0xbc00, 0x3c00), 0x3c00);  // -1, 1
   EXPECT_EQ(reduceOne<uint16_t>(braidFloat16, braidMin, 0xbc00, 0x3c00), 0xbc00);
