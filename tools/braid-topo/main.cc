@@ -376,8 +376,10 @@ int main(int argc, char** argv) {
     }
   } else {
     std::string warning;
-    if (!dump.empty()) setenv("BRAID_TOPO_DUMP_FILE", dump.c_str(), 1);
-    braid::Status s = braid::topo::discoverFromEnv(&sys, &warning);
+    braid::Config config;
+    braid::Status s = braid::Config::fromEnv(&config);
+    if (!dump.empty()) config.topoDumpFile = dump;
+    if (s) s = braid::topo::discoverConfigured(config, &sys, &warning);
     if (!warning.empty()) std::fprintf(stderr, "braid-topo: warning: %s\n", warning.c_str());
     if (!s) {
       std::fprintf(stderr, "braid-topo: %s\n", s.message().c_str());

@@ -28,9 +28,9 @@
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/env_init.h"
 #include "braid/braid.h"
+#include "comm/comm_ring.h"
 #include "core/config.h"
 #include "core/fd.h"
-#include "topo/comm_ring.h"
 #include "topo/plan.h"
 #include "topo/ring_file.h"
 #include "transports/socket/socket_transport.h"
@@ -301,6 +301,7 @@ int main(int argc, char** argv) {
   bp.timeoutMs = config.timeoutMs;
   bp.ifname = config.socketIfname;
   bp.family = config.socketFamily;
+  bp.hostId = config.hostId;
   std::unique_ptr<Bootstrap> boot;
   s = Bootstrap::create(bp, &boot);
   if (!s) return fail(rank, s);
@@ -388,7 +389,7 @@ int main(int argc, char** argv) {
 
   // The current ring (what a communicator would run now) and the tuned one.
   std::vector<int> current;
-  s = braid::topo::communicatorRing(boot.get(), &current);
+  s = braid::communicatorRing(boot.get(), config, &current);
   if (!s) return fail(rank, s);
   const std::vector<int> tuned = braid::topo::bestRing(bw);
   const double curBottleneck = braid::topo::ringBottleneck(bw, current);
