@@ -57,9 +57,9 @@ Status TransportSet::choose(int peer, Transport** out) const {
   }
   if (best == nullptr) {
     return invalidArgument("rank " + std::to_string(oob_->rank()) + ": " +
-                           (forced_.empty() ? std::string("no transport")
-                                            : "BRAID_TRANSPORT=" + forced_ + ", but it") +
-                           " cannot reach " + oob_->describe(peer));
+                           (forced_.empty() ? std::string("no transport reaches ")
+                                            : "BRAID_TRANSPORT=" + forced_ + " cannot reach ") +
+                           oob_->describe(peer));
   }
   *out = best;
   return Status::ok();

@@ -1,6 +1,5 @@
 #include "comm/channel.h"
 
-#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -8,7 +7,6 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "core/clock.h"
 #include "core/socket_io.h"
 
 namespace braid {
@@ -115,7 +113,7 @@ Status Channel::waitRecv(Connection* conn, uint64_t ticket) {
   return waiter_.ticket(conn, false, ticket);
 }
 
-// A channel has no shared window (channels exist only where every pair talks TCP), so the
+// A channel has no shared window (channels exist only over transports without one), so the
 // algorithms never ask it for a flag; the waits are the communicator's all the same.
 Status Channel::waitFlag(int rank, int, uint64_t) {
   return internalError("channel asked to wait for rank " + std::to_string(rank) +
