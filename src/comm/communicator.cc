@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "algo/direct.h"
-#include "algo/double_tree.h"
 #include "algo/rabenseifner.h"
 #include "algo/ring.h"
 #include "algo/rooted_tree.h"
@@ -21,6 +20,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "reduce/reduce.h"
+#include "topo/double_tree.h"
 
 namespace braid {
 
@@ -100,14 +100,17 @@ Status Communicator::init(const CommParams& params) {
   }
   BRAID_RETURN_IF_ERROR(initTuner());
   BRAID_INFO(rank_,
-             "communicator ready: rank %d of %d, ring %d -> %d -> %d, %d peer(s) over shared "
-             "memory, %d over other transports, %zu channel(s)%s, slice %zu bytes, timeout %lld ms",
+             // (benchmarks/compare reads "N peer(s) over shm, M over sockets" off this line.)
+             "communicator ready: rank %d of %d, ring %d -> %d -> %d, %d peer(s) over shm, "
+             "%d over sockets (%d per peer and direction), %zu channel(s)%s, slice %zu bytes, "
+             "timeout %lld ms",
              rank_, nranks_, prevRank, rank_, nextRank,
              static_cast<int>(std::count_if(conns_.begin(), conns_.end(),
                                             [](const auto& c) { return c->usesSharedMemory(); })),
              static_cast<int>(std::count_if(conns_.begin(), conns_.end(),
                                             [](const auto& c) { return !c->usesSharedMemory(); })),
-             channels_.size() + 1, window_ != nullptr ? ", shared window" : "", sliceBytes_,
+             config_.socketNsocks, channels_.size() + 1,
+             window_ != nullptr ? ", shared window" : "", sliceBytes_,
              static_cast<long long>(config_.timeoutMs));
   return Status::ok();
 }

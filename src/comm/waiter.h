@@ -57,7 +57,7 @@ class Waiter {
     int cancelFd = -1;
     // Failure notices and ranks gone; optional.
     Bootstrap* failures = nullptr;
-    // Longest sleep between looks at the failure source: others threads may read its fds
+    // Longest sleep between looks at the failure source: other threads may read its fds
     // first, so a waiter that shares it looks now and then (0: only when its fds wake it).
     int64_t failureLookMs = 0;
     // Where shared-memory connections (and window waits) sleep; optional.
