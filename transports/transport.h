@@ -8,7 +8,8 @@
 // Progress is explicit: the communicator's wait loop (comm/waiter.h) calls progress() on every
 // connection, spins and then yields for a bounded number of rounds while nothing moves, and
 // then sleeps in poll() on the fds they report (or on the doorbell of a shared-memory
-// transport), so a collective blocked for longer than that costs no CPU.
+// transport). A blocked collective thus uses a core for up to about a millisecond, and no CPU
+// while asleep.
 //
 // Which transport serves a pair is the registry's choice (transports/registry.h): every
 // transport says whether it reaches a peer and with what priority.

@@ -12,9 +12,10 @@
 // failure, when a rank that left without a goodbye is gone and nothing has moved for
 // kPeerGoneGraceMs, when nothing has moved for the timeout, on abort, and on cancel.
 //
-// The fast path (data already there, or arriving while spinning) makes no system call besides
-// reading the clock when data moved, and allocates nothing: the condition is inlined and the
-// poll set is reused.
+// Cost on the latency path: besides the connections' own progress() (a socket's send and
+// recv), a wait whose condition comes true while spinning reads the clock (vDSO) at its start
+// and when data moves, and calls sched_yield only in the yielding rounds; it allocates nothing
+// (the condition is inlined, the poll set is reused).
 //
 // Thread safety: one Waiter per waiting thread (the communicator's calling thread, one per
 // channel). They may share the failure source (the bootstrap locks its own state), the abort
