@@ -7,8 +7,8 @@
 #include <cstdint>
 
 #include "algo/memory_ops.h"
-#include "algo/shared_window.h"
 #include "core/status.h"
+#include "transports/shared_window.h"
 #include "transports/transport.h"
 
 namespace braid {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "algo/double_tree.h"
 #include "reduce/reduce.h"
+#include "topo/double_tree.h"
 
 namespace braid {
 

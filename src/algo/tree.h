@@ -1,5 +1,5 @@
 // Double binary tree AllReduce: half the data reduces up and broadcasts down each of two
-// complementary binary trees (algo/double_tree.h), pipelined in slices: at step k every rank
+// complementary binary trees (topo/double_tree.h), pipelined in slices: at step k every rank
 // reduces slice k up both trees, then passes slice k - kLag down both, so several slices are in
 // flight and latency grows with log2(n) rather than with n as on the ring. Each element is
 // reduced once, along one tree, by its root's final fold, then copied down, so every rank ends

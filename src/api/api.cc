@@ -293,7 +293,10 @@ BRAID_API braidResult_t braidCommInitRank(braidComm_t* comm, int nranks, braidUn
       report.root = id.root;
       report.secret = id.secret;
       Config config;
-      if (Config::fromEnv(&config).isOk()) report.timeoutMs = config.timeoutMs;
+      if (Config::fromEnv(&config).isOk()) {
+        report.timeoutMs = config.timeoutMs;
+        report.hostId = config.hostId;
+      }
       Bootstrap::reportInvalidRank(report);
       return noComm(invalidArgument("braidCommInitRank: rank " + std::to_string(rank) +
                                     " is out of range for nranks " + std::to_string(nranks)));

@@ -135,9 +135,9 @@ std::string localHostname() {
   return host;
 }
 
-std::string localHostId() {
+std::string localHostId(const std::string& configured) {
+  if (!configured.empty()) return configured.substr(0, kHostIdBytes - 1);
   std::string id;
-  if (getEnv("BRAID_HOST_ID", &id)) return id.substr(0, kHostIdBytes - 1);
   std::ifstream f("/proc/sys/kernel/random/boot_id");
   std::getline(f, id);
   char ns[64] = {0};
@@ -163,7 +163,7 @@ Status Bootstrap::create(const BootstrapParams& params, std::unique_ptr<Bootstra
   self.listen = bound;
   self.pid = static_cast<uint32_t>(getpid());
   self.hostname = localHostname().substr(0, kHostnameBytes - 1);
-  self.hostId = localHostId();
+  self.hostId = localHostId(params.hostId);
   Status s = params.rank == 0 ? b->rendezvousRoot(self) : b->rendezvousRank(self);
   if (!s) return s;
   *out = std::move(b);
@@ -188,7 +188,7 @@ void Bootstrap::reportInvalidRank(const BootstrapParams& params) {
   hello.info.listen = params.root;
   hello.info.pid = static_cast<uint32_t>(getpid());
   hello.info.hostname = localHostname().substr(0, kHostnameBytes - 1);
-  hello.info.hostId = localHostId();
+  hello.info.hostId = localHostId(params.hostId);
   uint8_t buf[kHelloBytes];
   encodeHello(hello, buf);
   if (!writeFull(fd.get(), buf, sizeof(buf), deadline, params.abortFd, "invalid rank").isOk())
@@ -371,6 +371,7 @@ Status Bootstrap::sendFrame(Link* link, FrameType type, const std::vector<uint8_
 
 void Bootstrap::recordFailure(Status status) {
   if (remoteFailure_.isOk()) remoteFailure_ = std::move(status);
+  notice_.store(true, std::memory_order_release);
 }
 
 void Bootstrap::relay(FrameType type, int failedRank, const std::string& message,
@@ -451,12 +452,19 @@ Status Bootstrap::pump(Link* link) {
 }
 
 void Bootstrap::appendPollFds(std::vector<pollfd>* fds) const {
+  std::lock_guard<std::mutex> lock(mu_);
   for (const auto& link : links_) {
     if (link && !link->closed) fds->push_back({link->fd.get(), POLLIN, 0});
   }
 }
 
+Status Bootstrap::peerGone() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return peerGone_;
+}
+
 Status Bootstrap::checkRemote() {
+  std::lock_guard<std::mutex> lock(mu_);
   for (auto& link : links_) {
     if (link) BRAID_RETURN_IF_ERROR(pump(link.get()));
   }
@@ -490,6 +498,11 @@ Status Bootstrap::waitAllgatherFrame(Link* link, std::vector<uint8_t>* payload) 
 }
 
 Status Bootstrap::allgather(const void* mine, size_t bytes, std::vector<uint8_t>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return allgatherLocked(mine, bytes, out);
+}
+
+Status Bootstrap::allgatherLocked(const void* mine, size_t bytes, std::vector<uint8_t>* out) {
   const int n = params_.nranks;
   if (bytes * static_cast<size_t>(n) > kMaxFramePayload) {
     return invalidArgument("out-of-band allgather of " + std::to_string(bytes) +
@@ -532,6 +545,7 @@ Status Bootstrap::barrier() {
 }
 
 void Bootstrap::notifyFailure(const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (params_.rank == 0) {
     relay(FrameType::kAbort, 0, message, nullptr);
     return;
@@ -545,6 +559,7 @@ void Bootstrap::notifyFailure(const std::string& message) {
 }
 
 void Bootstrap::sayGoodbye() {
+  std::lock_guard<std::mutex> lock(mu_);
   if (saidGoodbye_) return;
   saidGoodbye_ = true;
   uint8_t hdr[kFrameHeaderBytes];

@@ -8,6 +8,10 @@
 #include "bootstrap/pmix_exchange.h"
 #include "core/config.h"
 
+// Launch detection reads the environment itself, by design: the launcher's variables (RANK,
+// WORLD_SIZE, OMPI_COMM_WORLD_*, PMI_*, SLURM_*, MASTER_ADDR/PORT) and Braid's own
+// BRAID_ROOT_ADDR / BRAID_SECRET say how the job was started and are read before any
+// communicator (and so any Config) exists. The communicator's knobs go through Config.
 namespace braid {
 
 namespace {

@@ -52,6 +52,7 @@ class PmixSession {
 std::string keyName() {
   std::string key = "braid.root";
   std::string tag;
+  // Part of launch detection (see env_init.cc): read here, not through Config.
   if (getEnv("BRAID_COMM_TAG", &tag)) key += "." + tag;
   return key;
 }

@@ -2,7 +2,7 @@
 // decoded with bounds checks: a stranger's bytes are never trusted.
 //
 //   unique id (128 B): "BRID" | version u16 | 0 u16 | root address (20) | secret (16) | zeros
-//   hello (rank -> root, and rank -> rank for data sockets): see Hello
+//   hello (rank -> root, and rank -> rank for data sockets): see Hello (core/handshake.h)
 //   frame: type u32 | length u32 | payload (length bytes, at most kMaxFramePayload)
 #pragma once
 
@@ -12,17 +12,13 @@
 #include <vector>
 
 #include "braid/braid.h"
+#include "core/handshake.h"
 #include "core/socket_address.h"
 #include "core/status.h"
 
 namespace braid {
 
-constexpr size_t kSecretBytes = 16;
-using Secret = std::array<uint8_t, kSecretBytes>;
-constexpr uint16_t kProtocolVersion = 1;
 constexpr uint32_t kMaxFramePayload = 64u << 20;
-constexpr size_t kHostnameBytes = 64;
-constexpr size_t kHostIdBytes = 64;
 
 struct UniqueIdContents {
   SocketAddress root;
@@ -30,37 +26,6 @@ struct UniqueIdContents {
 };
 void encodeUniqueId(const UniqueIdContents& in, braidUniqueId* out);
 Status decodeUniqueId(const braidUniqueId& in, UniqueIdContents* out);
-
-// What every rank tells the others about itself.
-struct RankInfo {
-  int rank = -1;
-  SocketAddress listen;  // where its peers connect for data connections
-  uint32_t pid = 0;
-  std::string hostname;
-  std::string hostId;  // same value = same host (shared memory possible)
-};
-constexpr size_t kRankInfoBytes = 4 + SocketAddress::kWireBytes + 4 + kHostnameBytes + kHostIdBytes;
-void encodeRankInfo(const RankInfo& in, uint8_t* out);
-Status decodeRankInfo(const uint8_t* in, RankInfo* out);
-
-// First message on every connection Braid accepts.
-enum class HelloKind : uint16_t { kBootstrap = 1, kData = 2 };
-struct Hello {
-  HelloKind kind = HelloKind::kBootstrap;
-  Secret secret{};
-  uint32_t nranks = 0;
-  uint32_t rank = 0;
-  uint32_t channel = 0;  // data: socket index within the connection
-  uint32_t nchannels = 0;
-  RankInfo info;  // bootstrap only
-};
-constexpr uint32_t kHelloMagic = 0x48445242;  // "BRDH"
-constexpr size_t kHelloBytes = 4 + 2 + 2 + kSecretBytes + 4 * 4 + kRankInfoBytes;
-void encodeHello(const Hello& in, uint8_t out[kHelloBytes]);
-// Checks magic and version; the secret is checked by the caller (constant time).
-Status decodeHello(const uint8_t in[kHelloBytes], Hello* out);
-
-bool secretsEqual(const Secret& a, const Secret& b);  // constant time
 
 enum class FrameType : uint32_t {
   kTable = 1,      // root -> rank: all RankInfos
@@ -96,10 +61,6 @@ class FrameParser {
 
 std::vector<uint8_t> encodeTable(const std::vector<RankInfo>& table);
 Status decodeTable(const std::vector<uint8_t>& payload, int nranks, std::vector<RankInfo>* out);
-
-// Helpers for little-endian fields.
-void putU32(uint8_t* p, uint32_t v);
-uint32_t getU32(const uint8_t* p);
 
 // The payload of an error frame: result code (u32) + message. A malformed one decodes to a
 // braidRemoteError saying so.

@@ -1,6 +1,5 @@
 #include "comm/channel.h"
 
-#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -8,7 +7,6 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "core/clock.h"
 #include "core/socket_io.h"
 
 namespace braid {
@@ -31,6 +29,10 @@ Status Channel::create(const Params& params, std::vector<std::unique_ptr<Connect
   ch->scratch_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(mem), std::free);
   ch->cancelFd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!ch->cancelFd_.valid()) return systemError(errnoMessage("eventfd", errno));
+  Waiter::Params wait = params.wait;
+  wait.cancelled = &ch->cancelled_;
+  wait.cancelFd = ch->cancelFd_.get();
+  ch->waiter_.configure(wait, &ch->conns_);
   try {
     ch->thread_ = std::thread([c = ch.get()] { c->loop(); });
   } catch (const std::system_error& e) {
@@ -104,57 +106,22 @@ Connection* Channel::connectionTo(int rank) {
 }
 
 Status Channel::waitSend(Connection* conn, uint64_t ticket) {
-  return waitTicket(conn, true, ticket);
+  return waiter_.ticket(conn, true, ticket);
 }
 Status Channel::waitRecv(Connection* conn, uint64_t ticket) {
-  return waitTicket(conn, false, ticket);
+  return waiter_.ticket(conn, false, ticket);
 }
 
-Status Channel::waitFlag(int, int, uint64_t) {
-  return internalError("a channel has no shared window");
+// A channel has no shared window (channels exist only over transports without one), so the
+// algorithms never ask it for a flag; the waits are the communicator's all the same.
+Status Channel::waitFlag(int rank, int, uint64_t) {
+  return internalError("channel asked to wait for rank " + std::to_string(rank) +
+                       "'s window flag, but a channel has no shared window");
 }
-Status Channel::waitTagged(int, const std::atomic<uint64_t>&, uint32_t) {
-  return internalError("a channel has no shared window");
-}
-
-Status Channel::waitTicket(Connection* conn, bool send, uint64_t ticket) {
-  int64_t lastMove = nowMs();
-  constexpr int kYieldRounds = 32;
-  int spins = 0;
-  for (;;) {
-    bool moved = false;
-    for (auto& c : conns_) {
-      Status s = c->progress(&moved);
-      if (!s) return s;
-    }
-    if ((send ? conn->sendsDone() : conn->recvsDone()) >= ticket) return Status::ok();
-    if (cancelled_.load()) return remoteError("cancelled: another channel failed");
-    if (moved) {
-      lastMove = nowMs();
-      spins = 0;
-      continue;
-    }
-    if (++spins < kYieldRounds) {
-      sched_yield();
-      continue;
-    }
-    spins = 0;
-    const int64_t left = lastMove + p_.timeoutMs - nowMs();
-    if (left <= 0) {
-      return timeoutError("no progress for " + std::to_string(p_.timeoutMs) +
-                          " ms (BRAID_TIMEOUT_MS) " + (send ? "sending to " : "receiving from ") +
-                          conn->description());
-    }
-    pollfds_.clear();
-    for (auto& c : conns_) c->appendPollFds(&pollfds_);
-    pollfds_.push_back({cancelFd_.get(), POLLIN, 0});
-    if (p_.abortFd >= 0) pollfds_.push_back({p_.abortFd, POLLIN, 0});
-    const int rc = ::poll(pollfds_.data(), pollfds_.size(),
-                          static_cast<int>(std::min<int64_t>(left, 1 << 30)));
-    if (rc < 0 && errno != EINTR) return systemError(errnoMessage("poll", errno));
-    if (p_.abortFd >= 0 && (pollfds_.back().revents & POLLIN) != 0)
-      return remoteError("aborted by braidCommAbort");
-  }
+Status Channel::waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) {
+  return waiter_.until(
+      [&] { return (word.load(std::memory_order_acquire) >> 32) == tag; },
+      [&] { return "waiting for rank " + std::to_string(rank) + "'s tagged word"; });
 }
 
 }  // namespace braid

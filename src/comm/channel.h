@@ -4,10 +4,11 @@
 //
 // The communicator runs channel 0 itself, on its own connections, on the calling thread;
 // each further channel is a Channel: an AlgoContext over its own connections, run by a worker
-// thread that sleeps on a condition variable between collectives. A channel's waits watch
-// only its own connections, the abort eventfd and its cancel eventfd; the bootstrap stays
-// with the calling thread. When one channel fails, the communicator cancels the others (they
-// return at once) and fails as a whole with the first error.
+// thread that sleeps on a condition variable between collectives. A channel waits with the
+// communicator's wait loop (comm/waiter.h) over its own connections, with the communicator's
+// abort and failure source (so it learns of a dead peer as the communicator does) and its own
+// cancel eventfd. When one channel fails, the communicator cancels the others (they return at
+// once) and fails as a whole with the first error.
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "algo/algo_context.h"
+#include "comm/waiter.h"
 #include "core/fd.h"
 #include "transports/transport.h"
 
@@ -31,9 +33,9 @@ class Channel : public AlgoContext {
     int nranks = 0;
     int ringPosition = 0;
     std::vector<int> ring;  // rank at each ring position
-    int64_t timeoutMs = 0;
-    int abortFd = -1;
     size_t sliceBytes = 0;  // each scratch slot (the communicator's largest chunk)
+    // The communicator's wait policy, abort and failure source (the channel adds its cancel).
+    Waiter::Params wait;
   };
   // conns: this channel's connections to the ring's next and previous ranks (one when they
   // are the same rank).
@@ -71,7 +73,6 @@ class Channel : public AlgoContext {
 
  private:
   explicit Channel(const Params& params) : p_(params) {}
-  Status waitTicket(Connection* conn, bool send, uint64_t ticket);
   void loop();
 
   Params p_;
@@ -82,7 +83,7 @@ class Channel : public AlgoContext {
   HostMemoryOps memory_;
   Fd cancelFd_;
   std::atomic<bool> cancelled_{false};
-  std::vector<pollfd> pollfds_;
+  Waiter waiter_;
 
   std::mutex mu_;
   std::condition_variable cv_;

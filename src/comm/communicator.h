@@ -1,7 +1,9 @@
 // A communicator: its bootstrap channel, its connections, and the engine that runs collectives.
 //
-// Progress model: a blocking collective runs on the calling thread, which sleeps in poll() on
-// the connections it waits for (no spinning: the cores belong to the trainer). Asynchronous
+// Progress model: a blocking collective runs on the calling thread, in the wait loop of
+// comm/waiter.h: it spins and yields for a bounded number of rounds (about a millisecond at most)
+// while nothing moves, then sleeps in poll() or on the shared-memory doorbell, so a rank blocked
+// for long leaves its core to the trainer. Asynchronous
 // requests run in order on one progress thread per communicator, started on first use and
 // asleep when idle. A blocking call issued while async work is queued waits for that work
 // first, so operations run in the order the user issued them.
@@ -30,10 +32,11 @@
 #include "comm/channel.h"
 #include "comm/collective.h"
 #include "comm/request.h"
+#include "comm/waiter.h"
 #include "core/config.h"
 #include "core/fd.h"
 #include "core/function_ref.h"
-#include "transports/shm/shm_transport.h"
+#include "transports/registry.h"
 #include "transports/transport.h"
 
 namespace braid {
@@ -47,9 +50,6 @@ struct CommParams {
 
 class Communicator : private AlgoContext {
  public:
-  // How long a wait goes on without progress after a rank left without a goodbye.
-  static constexpr int64_t kPeerGoneGraceMs = 1000;
-
   static Status create(const CommParams& params, std::unique_ptr<Communicator>* out);
   ~Communicator() override;
   Communicator(const Communicator&) = delete;
@@ -87,10 +87,10 @@ class Communicator : private AlgoContext {
   }
   char* directScratch() override { return directScratch_.get(); }
   Status waitSend(Connection* conn, uint64_t ticket) override {
-    return waitTicket(conn, true, ticket);
+    return waiter_.ticket(conn, true, ticket);
   }
   Status waitRecv(Connection* conn, uint64_t ticket) override {
-    return waitTicket(conn, false, ticket);
+    return waiter_.ticket(conn, false, ticket);
   }
   size_t scratchBytes() const override { return sliceBytes_; }
   char* scratch(int slot) override {
@@ -101,17 +101,14 @@ class Communicator : private AlgoContext {
   Status waitFlag(int rank, int which, uint64_t atLeast) override;
   Status waitTagged(int rank, const std::atomic<uint64_t>& word, uint32_t tag) override;
 
-  Status connectPeers(const std::vector<int>& peers);
+  // The wait policy: spin only where the host has a core per local rank.
+  Waiter::Params waitParams() const;
+  // BRAID_NCHANNELS: extra rings where every rank's ring neighbours are reached by a transport
+  // that offers channels (decided alike on every rank).
   Status connectChannels(int nextRank, int prevRank);
   // A ring AllReduce over every channel (each a contiguous part of the buffer), each with
   // the call's slice.
   Status channelsAllReduce(const CollectiveCall& call, size_t sliceBytes);
-  Status waitTicket(Connection* conn, bool send, uint64_t ticket);
-  // The wait loop behind every blocking wait: drives all connections until done() holds,
-  // spinning briefly, then yielding, then sleeping (poll on sockets, the futex doorbell on
-  // shared memory). what() describes the wait for the timeout message.
-  template <typename Done, typename What>
-  Status waitUntil(Done done, What what);
   // The executors. Inline: on the calling thread, after queued async work (operations run in
   // the order the user issued them). Queued: on the progress thread.
   Status runInline(const CollectiveCall& call);
@@ -140,16 +137,15 @@ class Communicator : private AlgoContext {
   Fd abortFd_;  // eventfd, readable once aborted
   std::atomic<bool> aborted_{false};
   std::unique_ptr<Bootstrap> bootstrap_;
-  std::unique_ptr<Transport> transport_;  // sockets
+  // The transports (transports/registry.h): the communicator never names one.
+  std::unique_ptr<TransportSet> transports_;
   // Channels 1..k-1 of a ring AllReduce split over BRAID_NCHANNELS rings (channel 0 is this
   // communicator's own connections); empty with one channel or with shared memory.
   std::vector<std::unique_ptr<Channel>> channels_;
-  std::unique_ptr<ShmTransport> shm_;  // ranks on this host, when shared memory works
-  ShmNode* node_ = nullptr;
+  Doorbell* doorbell_ = nullptr;    // when a transport moves data through shared memory
   SharedWindow* window_ = nullptr;  // when every rank is on this host
-  int spinPause_ = 0;               // busy-wait rounds before yielding (shm only)
-  int yieldRounds_ = 32;            // yielding rounds before sleeping
   std::vector<std::unique_ptr<Connection>> conns_;
+  Waiter waiter_;  // over conns_
   Connection* next_ = nullptr;
   Connection* prev_ = nullptr;
   std::vector<int> ring_;  // ring_[position] = rank: topology plan or BRAID_RING_FILE (topo/)
@@ -172,7 +168,6 @@ class Communicator : private AlgoContext {
   };
   std::array<PlanCache, 5> planCache_{};
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, nullptr};
-  std::vector<pollfd> pollfds_;
   uint64_t opSeq_ = 0;  // collectives started, for BRAID_CHECK messages
 
   mutable std::mutex stateMu_;

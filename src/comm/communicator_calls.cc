@@ -193,7 +193,7 @@ Status Communicator::execute(const CollectiveCall& call) {
   }
   if (nranks_ > 1) {
     // Only reported failures stop an operation from starting; a rank that left without a
-    // goodbye fails an operation only when that operation stops moving (see waitTicket).
+    // goodbye fails an operation only when that operation stops moving (see comm/waiter.h).
     Status remote;
     if (++sinceRemoteCheck_ >= kRemoteCheckEvery || config_.checkCollectives) {
       sinceRemoteCheck_ = 0;

@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 
@@ -107,15 +108,11 @@ Status Config::fromEnv(Config* out) {
   if (v != 0 && v != 4 && v != 6) return invalidArgument("BRAID_SOCKET_FAMILY must be 4 or 6");
   c.socketFamily = static_cast<int>(v);
   if (getEnv("BRAID_TRANSPORT", &c.transport)) {
-    if (strcasecmp(c.transport.c_str(), "shm") == 0) {
-      c.transport = "shm";
-    } else if (strcasecmp(c.transport.c_str(), "socket") == 0 ||
-               strcasecmp(c.transport.c_str(), "tcp") == 0) {
-      c.transport = "socket";
-    } else {
-      return invalidArgument("BRAID_TRANSPORT=" + c.transport +
-                             " is not available (this build has: socket, shm)");
-    }
+    // Whether a transport of that name exists is the registry's to say
+    // (transports/registry.h); the communicator checks it before the rendezvous.
+    for (char& ch : c.transport)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (c.transport == "tcp") c.transport = "socket";
   }
   for (auto [name, field] :
        {std::pair<const char*, size_t*>{"BRAID_SHM_WINDOW_BYTES", &c.shmWindowBytes},
@@ -150,6 +147,10 @@ Status Config::fromEnv(Config* out) {
                              "rabenseifner, oneshot, twoshot)");
     }
   }
+  getEnv("BRAID_HOST_ID", &c.hostId);
+  getEnv("BRAID_RING_FILE", &c.ringFile);
+  getEnv("BRAID_TOPO_FILE", &c.topoFile);
+  getEnv("BRAID_TOPO_DUMP_FILE", &c.topoDumpFile);
   *out = c;
   return Status::ok();
 }

@@ -1,5 +1,8 @@
 // Configuration of a communicator: defaults, overridden by BRAID_* environment variables.
-// Read once per communicator at init; nothing here changes afterwards.
+// Read once per communicator at init; nothing here changes afterwards. The library reads its
+// BRAID_* knobs only here; the exceptions are the variables that say how the job was launched
+// (bootstrap/env_init.cc: RANK, OMPI_*, BRAID_ROOT_ADDR, BRAID_SECRET, ..., read before there
+// is a communicator) and BRAID_DEBUG (core/log.cc: the log level, process-wide).
 #pragma once
 
 #include <cstddef>
@@ -36,7 +39,8 @@ struct Config {
   // dtype, op, root) out of band; a mismatch is braidInvalidUsage on every rank instead of
   // corrupt data or a hang. Costs one out-of-band round trip through rank 0 per collective.
   bool checkCollectives = false;
-  // Forced transport ("socket", "shm") or empty for automatic (shm between ranks of a host).
+  // Forced transport (a name from transports/registry.cc, lower case; "tcp" means "socket") or
+  // empty for automatic (each pair uses the best transport that reaches it).
   std::string transport;
   // Forced algorithm ("ring", "tree", "direct", "rabenseifner", and with every rank on one
   // host "oneshot", "twoshot") or empty for the tuner's choice; where it cannot run a call,
@@ -49,6 +53,15 @@ struct Config {
   // default: on the machines measured, staging through cached shared memory was faster (see
   // docs/performance.md).
   bool shmCma = false;
+  // BRAID_HOST_ID: this rank's host identity (ranks with the same one share memory), or empty
+  // for the machine's boot id and network namespace.
+  std::string hostId;
+  // BRAID_RING_FILE: the ring order (topo/ring_file.h), or empty for the planned ring.
+  std::string ringFile;
+  // BRAID_TOPO_FILE: hwloc XML to use instead of discovering this machine;
+  // BRAID_TOPO_DUMP_FILE: where to write what was discovered ("%h" becomes the host name).
+  std::string topoFile;
+  std::string topoDumpFile;
 
   // Applies BRAID_* variables on top of the defaults; a malformed value is an error naming it.
   static Status fromEnv(Config* out);

@@ -447,10 +447,9 @@ Status discover(const std::string& xmlFile, const std::string& dumpFile, System*
 
 #endif
 
-Status discoverFromEnv(System* out, std::string* warning) {
-  std::string file, dump;
-  getEnv("BRAID_TOPO_FILE", &file);
-  getEnv("BRAID_TOPO_DUMP_FILE", &dump);
+Status discoverConfigured(const Config& config, System* out, std::string* warning) {
+  const std::string& file = config.topoFile;
+  const std::string& dump = config.topoDumpFile;
   if (!file.empty()) {
     Status s = discover(file, dump, out);
     if (s) return s;

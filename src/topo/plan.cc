@@ -4,7 +4,7 @@
 #include <limits>
 #include <numeric>
 
-#include "algo/double_tree.h"
+#include "topo/double_tree.h"
 
 namespace braid::topo {
 

@@ -1,7 +1,7 @@
 // The double binary tree plan: for every rank count, each tree spans all ranks exactly once
 // from one root, parent and child links agree, depth is logarithmic, and every rank is an
 // interior node in at most one of the two trees.
-#include "algo/double_tree.h"
+#include "topo/double_tree.h"
 
 #include <gtest/gtest.h>
 

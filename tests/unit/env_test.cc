@@ -8,6 +8,7 @@
 #include "bootstrap/env_init.h"
 #include "core/config.h"
 #include "core/socket_address.h"
+#include "transports/registry.h"
 
 namespace braid {
 namespace {
@@ -139,9 +140,18 @@ TEST_F(EnvTest, ConfigDefaultsAndOverrides) {
   Status s = Config::fromEnv(&c);
   EXPECT_NE(s.message().find("BRAID_TIMEOUT_MS"), std::string::npos);
   setenv("BRAID_TIMEOUT_MS", "100", 1);
+  setenv("BRAID_TRANSPORT", "TCP", 1);
+  ASSERT_TRUE(Config::fromEnv(&c).isOk());
+  EXPECT_EQ(c.transport, "socket");
+  // Which transports exist is the registry's to say; the communicator asks it before the
+  // rendezvous.
   setenv("BRAID_TRANSPORT", "carrier-pigeon", 1);
-  s = Config::fromEnv(&c);
-  EXPECT_NE(s.message().find("BRAID_TRANSPORT"), std::string::npos);
+  ASSERT_TRUE(Config::fromEnv(&c).isOk());
+  s = checkTransportName(c.transport);
+  EXPECT_EQ(s.code(), braidInvalidArgument);
+  EXPECT_NE(s.message().find("BRAID_TRANSPORT=carrier-pigeon is not available (this build has: "),
+            std::string::npos)
+      << s.message();
 }
 
 TEST(ParseSize, Suffixes) {

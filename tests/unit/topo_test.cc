@@ -366,10 +366,10 @@ TEST(TopoFixtures, BadFilesAreClearErrorsAndFallBack) {
 
   // BRAID_TOPO_FILE pointing at a bad file: a warning naming it, and the live machine.
   [[maybe_unused]] NoLivePciUnderAsan guard;
-  setenv("BRAID_TOPO_FILE", broken.c_str(), 1);
+  Config config;
+  config.topoFile = broken;
   std::string warning;
-  s = discoverFromEnv(&sys, &warning);
-  unsetenv("BRAID_TOPO_FILE");
+  s = discoverConfigured(config, &sys, &warning);
   EXPECT_TRUE(s.isOk()) << s.message();
   EXPECT_NE(warning.find(broken), std::string::npos) << warning;
   EXPECT_FALSE(sys.nodes.empty());

@@ -384,8 +384,10 @@ bool loadSystem(const Args& args, System* sys) {
     }
   } else {
     std::string warning;
-    if (!args.dump.empty()) setenv("BRAID_TOPO_DUMP_FILE", args.dump.c_str(), 1);
-    braid::Status s = braid::topo::discoverFromEnv(sys, &warning);
+    braid::Config config;
+    braid::Status s = braid::Config::fromEnv(&config);
+    if (!args.dump.empty()) config.topoDumpFile = args.dump;
+    if (s) s = braid::topo::discoverConfigured(config, sys, &warning);
     if (!warning.empty()) std::fprintf(stderr, "braid-topo: warning: %s\n", warning.c_str());
     if (!s) {
       std::fprintf(stderr, "braid-topo: %s\n", s.message().c_str());

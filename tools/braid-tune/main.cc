@@ -28,9 +28,9 @@
 #include "bootstrap/bootstrap.h"
 #include "bootstrap/env_init.h"
 #include "braid/braid.h"
+#include "comm/comm_ring.h"
 #include "core/config.h"
 #include "core/fd.h"
-#include "topo/comm_ring.h"
 #include "topo/plan.h"
 #include "topo/ring_file.h"
 #include "transports/socket/socket_transport.h"
@@ -497,6 +497,7 @@ Status makeBootstrap(const braid::LaunchInfo& launch, const braid::Config& confi
   bp.timeoutMs = config.timeoutMs;
   bp.ifname = config.socketIfname;
   bp.family = config.socketFamily;
+  bp.hostId = config.hostId;
   return Bootstrap::create(bp, boot);
 }
 
@@ -529,7 +530,7 @@ int main(int argc, char** argv) {
   if (!s) return fail(rank, s);
 
   Rings rings;
-  s = braid::topo::communicatorRing(boot.get(), &rings.current);
+  s = braid::communicatorRing(boot.get(), config, &rings.current);
   if (!s) return fail(rank, s);
   rings.tuned = braid::topo::bestRing(mx.bw);
   rings.curBottleneck = braid::topo::ringBottleneck(mx.bw, rings.current);

@@ -459,6 +459,12 @@ bool ShmTransport::isLocal(int rank) const {
   return std::binary_search(local_.begin(), local_.end(), rank);
 }
 
+int ShmTransport::priority(int peer) const {
+  return peer != rank_ && isLocal(peer) ? kPriority : -1;
+}
+
+Doorbell* ShmTransport::doorbell() { return node_.get(); }
+
 SharedWindow* ShmTransport::window() {
   return node_ && static_cast<int>(local_.size()) == nranks_ ? node_.get() : nullptr;
 }
@@ -485,12 +491,11 @@ std::unique_ptr<Connection> ShmTransport::makeConnection(ShmNode* node, int peer
                                              std::to_string(node->pidOf(peerIndex)) + ") over shm");
 }
 
-Status ShmTransport::create(Bootstrap* bootstrap, const Config& config,
-                            std::unique_ptr<ShmTransport>* out) {
+Status ShmTransport::create(OutOfBand* oob, const Config& config, std::unique_ptr<Transport>* out) {
   out->reset();
-  const std::vector<RankInfo>& table = bootstrap->table();
-  const int rank = bootstrap->rank();
-  const int nranks = bootstrap->nranks();
+  const std::vector<RankInfo>& table = oob->table();
+  const int rank = oob->rank();
+  const int nranks = oob->nranks();
   const std::string& myHost = table[static_cast<size_t>(rank)].hostId;
   std::vector<int> local;
   std::vector<uint32_t> pids;
@@ -526,7 +531,7 @@ Status ShmTransport::create(Bootstrap* bootstrap, const Config& config,
   const bool leader = myIndex == 0;
   const size_t bytes = ShmNode::segmentBytes(nlocal, config.shmWindowBytes, config.shmFifoBytes);
   const std::string name =
-      segmentName(bootstrap->secret(), local[0], table[static_cast<size_t>(local[0])].pid);
+      segmentName(oob->secret(), local[0], table[static_cast<size_t>(local[0])].pid);
 
   // Round 1: leaders create the segment; every rank says whether it wants shared memory.
   Mapping mapping;
@@ -538,7 +543,7 @@ Status ShmTransport::create(Bootstrap* bootstrap, const Config& config,
     ok = why ? 1 : 0;
   }
   std::vector<uint8_t> all;
-  BRAID_RETURN_IF_ERROR(bootstrap->allgather(&ok, 1, &all));
+  BRAID_RETURN_IF_ERROR(oob->allgather(&ok, 1, &all));
   auto hostReady = [&]() {
     for (int r : local) {
       if (all[static_cast<size_t>(r)] == 0) return false;
@@ -559,7 +564,7 @@ Status ShmTransport::create(Bootstrap* bootstrap, const Config& config,
     // leader removes it below in any case, for when some rank never attached.
     if (why && ShmNode::attachedByAll(mapping.base, nlocal)) shm_unlink(name.c_str());
   }
-  Status exchanged = bootstrap->allgather(&ok, 1, &all);
+  Status exchanged = oob->allgather(&ok, 1, &all);
   mapping.unlinkNow();
   BRAID_RETURN_IF_ERROR(exchanged);
   usable = usable && hostReady();
@@ -582,10 +587,10 @@ Status ShmTransport::create(Bootstrap* bootstrap, const Config& config,
   // and only if all succeed do all use it (the ranks must agree on the algorithm).
   if (nlocal == nranks && config.shmCma) {
     // Every rank has published its pid and mapping address (constructor above); wait for all.
-    BRAID_RETURN_IF_ERROR(bootstrap->barrier());
+    BRAID_RETURN_IF_ERROR(oob->barrier());
     std::string cmaWhy;
     uint8_t cmaOk = t->node_->probeCrossMemoryAttach(&cmaWhy) ? 1 : 0;
-    BRAID_RETURN_IF_ERROR(bootstrap->allgather(&cmaOk, 1, &all));
+    BRAID_RETURN_IF_ERROR(oob->allgather(&cmaOk, 1, &all));
     const bool allOk = std::all_of(all.begin(), all.end(), [](uint8_t v) { return v == 1; });
     t->node_->enableCrossMemoryAttach(allOk);
     if (!cmaOk) {

@@ -18,6 +18,9 @@
 // There is no connection reset in shared memory: a rank that closes its connections marks its
 // FIFOs closed (its peers fail at once), and a rank that dies is seen by the bootstrap star
 // (its TCP link to rank 0 drops) and by a pid liveness check in the waits.
+//
+// In the registry (transports/registry.cc) shared memory reaches the ranks of this host, ahead
+// of sockets.
 #pragma once
 
 #include <atomic>
@@ -27,42 +30,40 @@
 #include <string>
 #include <vector>
 
-#include "algo/shared_window.h"
-#include "bootstrap/bootstrap.h"
 #include "core/config.h"
+#include "core/out_of_band.h"
+#include "transports/doorbell.h"
+#include "transports/shared_window.h"
 #include "transports/transport.h"
 
 namespace braid {
 
 class ShmNode;
 
-// Why shared memory is not used between some ranks, or nullptr-equivalent empty when it is.
-struct ShmPlan {
-  std::vector<int> local;  // ranks on this host (sorted), this rank included
-  bool wanted = false;     // more than one local rank and not BRAID_TRANSPORT=socket
-};
-
-class ShmTransport : public Transport {
+class ShmTransport final : public Transport {
  public:
+  static constexpr int kPriority = 100;  // ahead of sockets wherever both reach a peer
+
   const char* name() const override { return "shm"; }
+  // kPriority for the other ranks of this host, -1 for the rest.
+  int priority(int peer) const override;
   // Connects to peers on this host through the node's FIFOs (peers must be local).
   Status connect(const std::vector<int>& peers,
                  std::vector<std::unique_ptr<Connection>>* out) override;
+  Doorbell* doorbell() override;
+  // The window shared by all ranks, when every rank of the communicator is on this host.
+  SharedWindow* window() override;
 
   // Collective over ALL ranks of the communicator (two out-of-band allgathers). On success
-  // *out is the attached node, or nullptr when shared memory is unavailable on some host
-  // (logged; the callers fall back to sockets consistently on every rank).
-  static Status create(Bootstrap* bootstrap, const Config& config,
-                       std::unique_ptr<ShmTransport>* out);
+  // *out is the attached node, or nullptr when shared memory is unavailable on this host
+  // (logged; both ranks of every pair then agree the pair uses sockets).
+  // BRAID_TRANSPORT=shm with a rank on another host is an error naming that rank.
+  static Status create(OutOfBand* oob, const Config& config, std::unique_ptr<Transport>* out);
 
   ~ShmTransport() override;
   // A FIFO connection from node's rank to its local rank peerIndex (unit tests build nodes
   // over memory of their own).
   static std::unique_ptr<Connection> makeConnection(ShmNode* node, int peerIndex);
-  ShmNode* node() { return node_.get(); }
-  // The window shared by all ranks, when every rank of the communicator is on this host.
-  SharedWindow* window();
-  const std::vector<int>& localRanks() const { return local_; }
   bool isLocal(int rank) const;
 
  private:
@@ -74,7 +75,7 @@ class ShmTransport : public Transport {
 };
 
 // The mapped segment and its synchronization, shared by the FIFOs and the window.
-class ShmNode : public SharedWindow {
+class ShmNode final : public SharedWindow, public Doorbell {
  public:
   static constexpr size_t kLine = 128;  // two cache lines: adjacent-line prefetch stays out
 
@@ -110,16 +111,15 @@ class ShmNode : public SharedWindow {
   bool probeCrossMemoryAttach(std::string* why);
   void enableCrossMemoryAttach(bool on) { cma_ = on; }
 
-  // Sleeping: beginSleep() returns the doorbell value to wait on; the caller re-checks its
-  // condition, then sleep(value) (or endSleep() if the condition came true).
-  uint32_t beginSleep();
-  void sleep(uint32_t seen, int64_t timeoutMs);
-  void endSleep();
+  // Doorbell: the futex this rank sleeps on.
+  uint32_t beginSleep() override;
+  void sleep(uint32_t seen, int64_t timeoutMs) override;
+  void endSleep() override;
+  void wakeSelf() override;
+  int sharers() const override { return nlocal(); }
   // Wakes local rank `index` if it sleeps (call after publishing, with a seq_cst fence before).
   void wakeIfSleeping(int index);
   void wakeAllSleeping();
-  // Wakes this rank's own sleep (braidCommAbort from another thread).
-  void wakeSelf();
 
   struct Fifo {
     alignas(kLine) std::atomic<uint64_t> tail;  // bytes written, by the producer

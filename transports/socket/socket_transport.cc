@@ -305,6 +305,12 @@ Status acceptPeers(const Setup& st, int listenFd, const Deadline& deadline, int 
 
 }  // namespace
 
+Status SocketTransport::create(OutOfBand* oob, const Config& config,
+                               std::unique_ptr<Transport>* out) {
+  *out = std::make_unique<SocketTransport>(oob, config, oob->abortFd());
+  return Status::ok();
+}
+
 Status SocketTransport::connect(const std::vector<int>& peers,
                                 std::vector<std::unique_ptr<Connection>>* out) {
   std::vector<std::vector<std::unique_ptr<Connection>>> channels;

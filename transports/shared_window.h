@@ -1,6 +1,7 @@
 // Memory that every rank of a communicator maps (they share one host): what the node-local
-// algorithms (algo/window_collectives.h) work through. The algorithm layer sees only this
-// interface, never how the memory was mapped or how a sleeping rank is woken.
+// algorithms (algo/window_collectives.h) work through. A transport offers it
+// (Transport::window()); the algorithm layer sees only this interface, never how the memory
+// was mapped or how a sleeping rank is woken.
 #pragma once
 
 #include <atomic>

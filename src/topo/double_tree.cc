@@ -1,4 +1,4 @@
-#include "algo/double_tree.h"
+#include "topo/double_tree.h"
 
 #include <algorithm>
 

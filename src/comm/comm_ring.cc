@@ -1,4 +1,4 @@
-#include "topo/comm_ring.h"
+#include "comm/comm_ring.h"
 
 #include <cstdio>
 #include <cstring>
@@ -10,7 +10,7 @@
 #include "topo/plan.h"
 #include "topo/ring_file.h"
 
-namespace braid::topo {
+namespace braid {
 
 namespace {
 
@@ -44,7 +44,7 @@ std::string describe(const std::vector<int>& ring) {
 
 }  // namespace
 
-Status communicatorRing(Bootstrap* bootstrap, std::vector<int>* ring) {
+Status communicatorRing(Bootstrap* bootstrap, const Config& config, std::vector<int>* ring) {
   const int n = bootstrap->nranks();
   const int rank = bootstrap->rank();
   const std::vector<RankInfo>& table = bootstrap->table();
@@ -52,8 +52,8 @@ Status communicatorRing(Bootstrap* bootstrap, std::vector<int>* ring) {
   for (const RankInfo& info : table) hostIds.push_back(info.hostId);
   if (static_cast<int>(hostIds.size()) != n) hostIds.assign(static_cast<size_t>(n), "");
 
-  std::string dump;
-  if (getEnv("BRAID_TOPO_DUMP_FILE", &dump)) {
+  std::string dump = config.topoDumpFile;
+  if (!dump.empty()) {
     bool first = true;  // lowest rank of this host
     for (int r = 0; r < rank; ++r)
       first = first && hostIds[static_cast<size_t>(r)] != hostIds[static_cast<size_t>(rank)];
@@ -61,20 +61,20 @@ Status communicatorRing(Bootstrap* bootstrap, std::vector<int>* ring) {
       // "%h" becomes the host name, so hosts sharing a file system write distinct files.
       for (size_t at = dump.find("%h"); at != std::string::npos; at = dump.find("%h", at))
         dump.replace(at, 2, localHostname());
-      System sys;
-      Status s = discover("", dump, &sys);
+      topo::System sys;
+      Status s = topo::discover("", dump, &sys);
       if (!s) BRAID_WARN(rank, "%s", s.message().c_str());
     }
   }
 
-  const std::vector<int> planned = planByHost(hostIds);
+  const std::vector<int> planned = topo::planByHost(hostIds);
   std::vector<int> mine = planned;
   std::string source = "planned from hosts";
-  std::string file;
-  if (getEnv("BRAID_RING_FILE", &file)) {
-    RingFile parsed;
-    Status s = readRingFile(file, &parsed);
-    if (s) s = ringForSize(parsed, file, n, &mine);
+  const std::string& file = config.ringFile;
+  if (!file.empty()) {
+    topo::RingFile parsed;
+    Status s = topo::readRingFile(file, &parsed);
+    if (s) s = topo::ringForSize(parsed, file, n, &mine);
     if (s) {
       source = "BRAID_RING_FILE " + file;
     } else {
@@ -107,4 +107,4 @@ Status communicatorRing(Bootstrap* bootstrap, std::vector<int>* ring) {
   return Status::ok();
 }
 
-}  // namespace braid::topo
+}  // namespace braid
