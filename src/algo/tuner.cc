@@ -299,8 +299,11 @@ Choice choose(const CostModel& model, const Shape& shape, const Overrides& overr
     if (overrides.algo == "tree") forced = Algo::kTree;
     if (overrides.algo == "direct") forced = Algo::kDirect;
     if (overrides.algo == "rabenseifner") forced = Algo::kRabenseifner;
-    // A forced algorithm that cannot run this shape falls back to the ring (which always can).
-    algos.push_back(algoAvailable(forced, shape) ? forced : Algo::kRing);
+    // A forced algorithm that cannot run this shape falls back to the ring (which always can),
+    // and the choice says so.
+    const bool available = algoAvailable(forced, shape);
+    algos.push_back(available ? forced : Algo::kRing);
+    if (!available) best.unavailableAlgo = overrides.algo;
     best.forcedAlgo = true;
   } else {
     for (Algo a : {Algo::kRing, Algo::kTree, Algo::kDirect, Algo::kRabenseifner}) {
@@ -333,11 +336,15 @@ Choice choose(const CostModel& model, const Shape& shape, const Overrides& overr
 }
 
 std::string describeChoice(const Choice& choice) {
-  char text[160];
+  const std::string forced =
+      !choice.unavailableAlgo.empty()
+          ? " (BRAID_ALGO=" + choice.unavailableAlgo + " cannot run this shape)"
+      : choice.forcedAlgo ? std::string(" (BRAID_ALGO)")
+                          : std::string();
+  char text[224];
   std::snprintf(text, sizeof(text), "%s%s, chunk %zu KiB, %d channel%s, predicted %.1f us",
-                algoName(choice.algo), choice.forcedAlgo ? " (BRAID_ALGO)" : "",
-                choice.chunkBytes >> 10, choice.nchannels, choice.nchannels == 1 ? "" : "s",
-                choice.predictedUs);
+                algoName(choice.algo), forced.c_str(), choice.chunkBytes >> 10, choice.nchannels,
+                choice.nchannels == 1 ? "" : "s", choice.predictedUs);
   return text;
 }
 

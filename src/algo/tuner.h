@@ -128,6 +128,9 @@ struct Choice {
   int nchannels = 1;
   double predictedUs = 0;
   bool forcedAlgo = false;  // BRAID_ALGO picked it
+  // BRAID_ALGO named an algorithm that cannot run this shape, and the ring runs instead; the
+  // description says so (a forced algorithm never falls back silently).
+  std::string unavailableAlgo;
 };
 
 // Whether `algo` can run `shape` at all (direct needs the mesh and a small message or two

@@ -2,8 +2,19 @@
 // decoded with bounds checks: a stranger's bytes are never trusted.
 //
 //   unique id (128 B): "BRID" | version u16 | 0 u16 | root address (20) | secret (16) | zeros
-//   hello (rank -> root, and rank -> rank for data sockets): see Hello (core/handshake.h)
+//   address (20 B): family u16 (4 or 6) | port u16 | IPv4 (4, then 12 zeros) or IPv6 (16)
+//                   address bytes in network order
+//   rank info (156 B): rank u32 | listen address (20) | pid u32 | hostname (64) | host id (64);
+//                   strings NUL-padded, at most 63 characters
+//   hello (196 B; rank -> root, and rank -> rank for data sockets): magic u32 0x48445242
+//                   ("BRDH" in memory) | version u16 | kind u16 (1 bootstrap, 2 data) |
+//                   secret (16) | nranks u32 | rank u32 | channel u32 | nchannels u32 |
+//                   rank info (156; only read in a bootstrap hello); the types are Hello and
+//                   RankInfo in core/handshake.h
 //   frame: type u32 | length u32 | payload (length bytes, at most kMaxFramePayload)
+//   table payload: nranks rank infos, entry i for rank i
+//   error payload: result code u32 | message (no NUL)
+// tests/unit/wire_test.cc holds byte vectors written from this description.
 #pragma once
 
 #include <array>

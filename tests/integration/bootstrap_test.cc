@@ -271,7 +271,7 @@ TEST(Bootstrap, ImpostorWithWrongSecretIsRefused) {
 // timeout and must get an error (not success) in time, with a message that mentions `keyword`.
 void ExpectInitFailures(const std::vector<int>& ranks, const std::vector<int>& nranks,
                         int timeout_ms, const std::string& keyword,
-                        const std::string& must_name_on_rank0 = "") {
+                        const std::vector<int>& must_name = {}) {
   RunOptions opts;
   opts.init_comm = false;
   opts.timeout_ms = timeout_ms + 30000;
@@ -300,9 +300,15 @@ void ExpectInitFailures(const std::vector<int>& ranks, const std::vector<int>& n
         BT_CHECK(ctx, ContainsIgnoreCase(msg, keyword))
             << "claimed rank " << rank << " of " << n << ": " << ResultName(r)
             << ", message does not mention \"" << keyword << "\": " << msg;
-        if (rank == 0 && !must_name_on_rank0.empty()) {
-          BT_CHECK(ctx, ContainsIgnoreCase(msg, must_name_on_rank0))
-              << "rank 0's message does not name \"" << must_name_on_rank0 << "\": " << msg;
+        // must_name[i]: the rank child i's message must name, never its own (every message
+        // starts with "rank <own rank>:", so its own would prove nothing).
+        if (static_cast<size_t>(ctx.rank) < must_name.size()) {
+          const int other = must_name[static_cast<size_t>(ctx.rank)];
+          BT_CHECK(ctx, other != rank)
+              << "test bug: child " << ctx.rank << " must name another rank";
+          BT_CHECK(ctx, NamesRank(msg, other))
+              << "claimed rank " << rank << ": the message does not name rank " << other << ": "
+              << msg;
         }
       },
       opts);
@@ -310,16 +316,21 @@ void ExpectInitFailures(const std::vector<int>& ranks, const std::vector<int>& n
 
 TEST(Bootstrap, DuplicateRankFailsEveryone) {
   // Two children claim rank 1 of 3; nobody claims rank 2.
-  ExpectInitFailures({0, 1, 1}, {3, 3, 3}, 5000, "rank");
+  ExpectInitFailures({0, 1, 1}, {3, 3, 3}, 5000, "duplicate rank 1");
 }
 
-TEST(Bootstrap, MismatchedNranksFails) { ExpectInitFailures({0, 1}, {2, 3}, 5000, "rank"); }
+// Each side names the other rank.
+TEST(Bootstrap, MismatchedNranksFails) {
+  ExpectInitFailures({0, 1}, {2, 3}, 5000, "mismatched nranks", {1, 0});
+}
 
-TEST(Bootstrap, MismatchedNranksOtherWayFails) { ExpectInitFailures({0, 1}, {3, 2}, 5000, "rank"); }
+TEST(Bootstrap, MismatchedNranksOtherWayFails) {
+  ExpectInitFailures({0, 1}, {3, 2}, 5000, "mismatched nranks", {1, 0});
+}
 
 TEST(Bootstrap, MissingRankTimesOutNamingIt) {
   // 3 ranks expected, only 0 and 1 start.
-  ExpectInitFailures({0, 1}, {3, 3}, 3000, "rank", "2");
+  ExpectInitFailures({0, 1}, {3, 3}, 3000, "missing rank", {2, 2});
 }
 
 // ---- braidCommInitFromEnv under launchers --------------------------------------------------

@@ -1,14 +1,16 @@
 // Failures: a rank that dies (before or during a collective) and braidCommAbort from another
 // thread. The survivors must get braidRemoteError or braidTimeout within BRAID_TIMEOUT_MS (plus
-// slack) with a message that names a rank, every later call must fail fast, and
+// slack) with a message that names the dead rank, every later call must fail fast, and
 // braidCommDestroy must return within seconds. Nothing may hang.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +26,16 @@ constexpr int kTimeoutMs = 10000;
 constexpr double kSlackSeconds = 10;
 constexpr size_t kBig = size_t{4} << 20;  // 4M floats
 
+// Whether the thread is asleep (state S: waiting in poll, a futex, ...), from /proc.
+bool ThreadSleeping(pid_t tid) {
+  FILE* f = std::fopen(("/proc/self/task/" + std::to_string(tid) + "/stat").c_str(), "r");
+  if (f == nullptr) return false;
+  char state = '?';
+  const int n = std::fscanf(f, "%*d (%*[^)]) %c", &state);
+  std::fclose(f);
+  return n == 1 && state == 'S';
+}
+
 bool WaitByte(int fd, double seconds) {
   pollfd p{fd, POLLIN, 0};
   if (::poll(&p, 1, static_cast<int>(seconds * 1000)) <= 0) return false;
@@ -32,7 +44,9 @@ bool WaitByte(int fd, double seconds) {
 }
 
 // What the survivors check after `r` (the call that saw the failure) took `took` seconds.
-void CheckSurvivor(RankContext& ctx, braidResult_t r, double took, const char* what) {
+// `dead`: the rank that died, which the message must name (not just any rank: every message
+// starts with "rank <own rank>:").
+void CheckSurvivor(RankContext& ctx, braidResult_t r, double took, const char* what, int dead) {
   BT_CHECK(ctx, r != braidSuccess) << what << ": the collective succeeded without a peer";
   BT_CHECK(ctx, r == braidRemoteError || r == braidTimeout)
       << what << ": returned " << ResultName(r) << ", expected braidRemoteError or braidTimeout ("
@@ -41,8 +55,9 @@ void CheckSurvivor(RankContext& ctx, braidResult_t r, double took, const char* w
       << what << ": the error took " << took << " s (BRAID_TIMEOUT_MS=" << kTimeoutMs << ")";
   const std::string msg = LastError(ctx.comm);
   ctx.Record("error", msg);
-  BT_CHECK(ctx, ContainsIgnoreCase(msg, "rank"))
-      << what << ": braidGetLastError(comm) does not name a rank: \"" << msg << "\"";
+  BT_CHECK(ctx, NamesRank(msg, dead))
+      << what << ": braidGetLastError(comm) does not name the dead rank " << dead << ": \"" << msg
+      << "\"";
 
   // Every later call fails fast.
   std::vector<float> small(1000, 1.0f);
@@ -104,7 +119,7 @@ TEST_P(DeadRank, BeforeTheNextAllReduce) {
         auto t0 = std::chrono::steady_clock::now();
         braidResult_t r = braidAllReduce(big.data(), big.data(), big.size(), braidFloat32, braidSum,
                                          ctx.comm, nullptr);
-        CheckSurvivor(ctx, r, SecondsSince(t0), "AllReduce after rank 2 died");
+        CheckSurvivor(ctx, r, SecondsSince(t0), "AllReduce after rank 2 died", 2);
       },
       opts);
   ::close(sync[0]);
@@ -148,7 +163,7 @@ TEST(DeadRankDuring, KilledInTheMiddleOfAllReduces) {
                 << "rank 2 saw an error before it was killed: " << ResultName(r) << ": "
                 << LastError(ctx.comm);
             ctx.Record("failed_at_iteration", std::to_string(i));
-            CheckSurvivor(ctx, r, SecondsSince(t0), "AllReduce while rank 2 was killed");
+            CheckSurvivor(ctx, r, SecondsSince(t0), "AllReduce while rank 2 was killed", 2);
             return;
           }
           // Keep the values small: reset after every call.
@@ -190,20 +205,31 @@ TEST(Abort, FromAnotherThreadUnblocksACollective) {
         std::atomic<double> abort_at{0};
         std::atomic<int> abort_result{-1};
         std::atomic<double> abort_took{0};
+        std::atomic<pid_t> caller{0};  // the main thread's tid, set just before the call
+        std::atomic<bool> blocked{false};
         auto t0 = std::chrono::steady_clock::now();
         std::thread aborter([&] {
-          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          // An event, not a delay: abort once the main thread sleeps inside the AllReduce
+          // (it can block nowhere else once `caller` is set). A loaded machine only delays it.
+          while (caller.load() == 0) std::this_thread::yield();
+          while (SecondsSince(t0) < 25 && !(blocked = ThreadSleeping(caller.load()))) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
           abort_at = SecondsSince(t0);
           auto a0 = std::chrono::steady_clock::now();
           abort_result = braidCommAbort(ctx.comm);
           abort_took = SecondsSince(a0);
         });
         std::vector<float> v(4096, 1.0f);
+        caller = static_cast<pid_t>(::syscall(SYS_gettid));
         braidResult_t r =
             braidAllReduce(v.data(), v.data(), v.size(), braidFloat32, braidSum, ctx.comm, nullptr);
         const double returned_at = SecondsSince(t0);
         aborter.join();
         ctx.comm = nullptr;  // aborted: not destroyed again
+        BT_CHECK(ctx, blocked.load())
+            << "the AllReduce never blocked (never slept) before the abort";
+        BT_CHECK(ctx, returned_at >= abort_at) << "the AllReduce returned before the abort";
         BT_CHECK(ctx, r != braidSuccess) << "the AllReduce succeeded although rank 1 never joined";
         BT_CHECK(ctx, returned_at < abort_at + 2.5)
             << "the blocked AllReduce returned " << returned_at - abort_at

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -61,6 +62,18 @@ bool ContainsIgnoreCase(const std::string& haystack, const std::string& needle) 
     return s;
   };
   return lower(haystack).find(lower(needle)) != std::string::npos;
+}
+
+bool NamesRank(const std::string& message, int rank) {
+  const std::string want = "rank " + std::to_string(rank);
+  for (size_t at = message.find(want); at != std::string::npos; at = message.find(want, at + 1)) {
+    const size_t end = at + want.size();
+    const bool wordStart = at == 0 || !std::isalnum(static_cast<unsigned char>(message[at - 1]));
+    const bool wordEnd =
+        end == message.size() || !std::isdigit(static_cast<unsigned char>(message[end]));
+    if (wordStart && wordEnd) return true;
+  }
+  return false;
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
@@ -436,6 +449,49 @@ int PortOf(int fd) {
   return ntohs(addr.sin_port);
 }
 }  // namespace
+
+// A connection one of them owns whose peer endpoint is a local endpoint the other owns.
+bool ConnectedByTcp(pid_t a, pid_t b) {
+  std::vector<std::pair<std::string, std::string>> ofA, ofB;  // (local, peer)
+  FILE* f = popen("ss -tnpH state established 2>/dev/null", "r");
+  if (f == nullptr) return false;
+  char line[1024];
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    const std::string l(line);
+    const bool isA = l.find("pid=" + std::to_string(a) + ",") != std::string::npos;
+    const bool isB = l.find("pid=" + std::to_string(b) + ",") != std::string::npos;
+    if (!isA && !isB) continue;
+    // The first two fields that look like address:port are the local and the peer endpoint.
+    std::vector<std::string> ends;
+    size_t i = 0;
+    while (ends.size() < 2 && i < l.size()) {
+      const size_t j = l.find_first_of(" \t\n", i);
+      const std::string tok = l.substr(i, j == std::string::npos ? std::string::npos : j - i);
+      if (tok.find(':') != std::string::npos && tok.rfind("users:", 0) != 0) ends.push_back(tok);
+      if (j == std::string::npos) break;
+      i = j + 1;
+    }
+    if (ends.size() < 2) continue;
+    (isA ? ofA : ofB).emplace_back(ends[0], ends[1]);
+  }
+  pclose(f);
+  for (const auto& [localA, peerA] : ofA) {
+    for (const auto& [localB, peerB] : ofB) {
+      if (peerA == localB && peerB == localA) return true;
+    }
+  }
+  return false;
+}
+
+bool ProcessDead(pid_t pid) {
+  // A killed child stays a zombie until the harness reaps it; its sockets are closed by then.
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return true;
+  char state = '?';
+  const int n = std::fscanf(f, "%*d (%*[^)]) %c", &state);
+  std::fclose(f);
+  return n == 1 && (state == 'Z' || state == 'X');
+}
 
 int FindFreePort() {
   int fd = BoundSocket(0);

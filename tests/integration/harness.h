@@ -33,6 +33,9 @@ namespace braidtest {
 const char* ResultName(braidResult_t r);
 std::string LastError(braidComm_t comm);  // braidGetLastError, never NULL ("<null>" if it was)
 bool ContainsIgnoreCase(const std::string& haystack, const std::string& needle);
+// Whether an error message names `rank` ("rank 2", not "rank 20"). Every message starts with
+// "rank <own rank>:", so a test checks for a rank other than its own: the failed peer.
+bool NamesRank(const std::string& message, int rank);
 
 class RankContext {
  public:
@@ -127,6 +130,11 @@ RunResult RunRanks(int nranks, const std::function<void(RankContext&)>& body,
 int FindFreePort();
 // A port p such that p and p + 1 were both free a moment ago.
 int FindFreePortPair();
+// Whether processes a and b share an established TCP connection (from `ss -tnpH`).
+bool ConnectedByTcp(pid_t a, pid_t b);
+// Whether the process has died (gone, or a zombie not yet reaped).
+bool ProcessDead(pid_t pid);
+
 // Unsets the launcher variables (see RunOptions::clear_launcher_env).
 void ClearLauncherEnv();
 

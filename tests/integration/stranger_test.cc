@@ -1,6 +1,8 @@
 // Strangers at an established communicator: while the ranks run checked AllReduces, the
 // parent connects to every port the ranks listen on and sends garbage, wrong-secret hellos,
 // nothing at all, or closes at once. The collectives must neither fail nor slow to a halt.
+// The ranks run over TCP (BRAID_TRANSPORT=socket), so the listeners attacked are those of a
+// communicator with live TCP data connections; the test checks that those connections exist.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -77,12 +79,24 @@ int connectTo(const std::string& host, int port) {
 TEST(Strangers, AtEstablishedConnectionsChangeNothing) {
   int done[2];  // the parent writes a byte here when it has finished attacking
   ASSERT_EQ(pipe(done), 0);
+  int ready[2];  // rank 0 writes a byte here once the first AllReduce is done
+  ASSERT_EQ(pipe(ready), 0);
   std::atomic<int> attacks{0};
   std::atomic<int> ports{0};
+  std::atomic<bool> tcpData{false};
   RunOptions opts;
-  opts.env = {{"BRAID_TIMEOUT_MS", "20000"}};
+  // Over TCP: ranks on one host would otherwise move their data over shared memory, and there
+  // would be no TCP data connection behind the listeners attacked.
+  opts.env = {{"BRAID_TIMEOUT_MS", "20000"}, {"BRAID_TRANSPORT", "socket"}};
   opts.parent_thread = [&](const std::vector<pid_t>& pids, const std::atomic<bool>& finished) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Attack once the communicator is up (an event, not a guess at how long set-up takes).
+    pollfd pr{ready[0], POLLIN, 0};
+    while (!finished && poll(&pr, 1, 50) <= 0) {
+    }
+    if (finished) return;
+    // Ranks 1 and 2 talk to each other only over a data connection (the bootstrap's links
+    // all go to rank 0).
+    tcpData = ConnectedByTcp(pids[1], pids[2]);
     auto targets = listeningPorts(pids);
     ports = static_cast<int>(targets.size());
     std::mt19937 rng(3);
@@ -128,7 +142,7 @@ TEST(Strangers, AtEstablishedConnectionsChangeNothing) {
   };
   RunRanks(
       3,
-      [&done](RankContext& ctx) {
+      [&done, &ready](RankContext& ctx) {
         // Every rank must call the same collectives: rank 0 decides when to stop (once the
         // parent has finished) and the decision travels in an AllReduce.
         for (int i = 0;; ++i) {
@@ -141,6 +155,7 @@ TEST(Strangers, AtEstablishedConnectionsChangeNothing) {
           BT_CHECK_OK(ctx,
                       braidAllReduce(&stop, &agreed, 1, braidInt32, braidMax, ctx.comm, nullptr));
           if (agreed != 0 || ctx.failures() > 0) return;
+          if (i == 1 && ctx.rank == 0) (void)!write(ready[1], "r", 1);
           const size_t n = 1 + static_cast<size_t>(i % 7) * 50000;
           std::vector<int32_t> in(n, ctx.rank + i);
           std::vector<int32_t> out(n, 0);
@@ -151,8 +166,11 @@ TEST(Strangers, AtEstablishedConnectionsChangeNothing) {
         }
       },
       opts);
+  EXPECT_TRUE(tcpData.load()) << "ranks 1 and 2 share no TCP connection: the data did not go "
+                                 "over sockets, so no TCP data connection was attacked";
   EXPECT_GT(ports.load(), 0) << "found no listening port of the ranks (is `ss` installed?)";
   EXPECT_GT(attacks.load(), 10);
+  for (int fd : {done[0], done[1], ready[0], ready[1]}) close(fd);
 }
 
 }  // namespace

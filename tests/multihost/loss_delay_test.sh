@@ -39,17 +39,24 @@ for coll in allreduce reducescatter allgather broadcast reduce; do
 done
 # And AllReduce with every op.
 out="$("$here/run_ranks.sh" "$id" 3 1 300 "$perf" -b 1K -e 4M -f 64 -n 3 -w 1 -c 1 -o all 2>&1)"
-if grep -q "Out of bounds values : 0 OK" <<<"$out"; then
+rc=$?
+if ((rc == 0)) && grep -q "Out of bounds values : 0 OK" <<<"$out"; then
   echo "ok: allreduce, every op"
 else
-  echo "FAIL: allreduce with every op"
+  echo "FAIL: allreduce with every op (exit $rc)"
+  tail -n 15 <<<"$out"
   fail=1
 fi
 # The delay is really there: an 8-byte AllReduce crosses host 1's delayed output at least
 # once, so it takes 2 ms or more (it takes tens of microseconds on a clean cluster).
 out="$("$here/run_ranks.sh" "$id" 3 1 120 "$perf" -b 8 -e 8 -n 20 -w 2 -c 1 2>&1)"
+rc=$?
 us=$(awk '$1 == "[0]" && $2 == "8" {print int($7)}' <<<"$out")
-if [ -z "$us" ] || ((us < 2000)); then
+if ((rc != 0)); then
+  echo "FAIL: the 8-byte AllReduce run failed (exit $rc)"
+  tail -n 15 <<<"$out"
+  fail=1
+elif [ -z "$us" ] || ((us < 2000)); then
   echo "FAIL: an 8-byte AllReduce took ${us:-?} us: the delayer is not in the path"
   fail=1
 else

@@ -144,6 +144,11 @@ TEST(Tuner, ForcedAlgorithmAndFallback) {
   EXPECT_EQ(choose(m, shapeOf(Collective::kBroadcast, 1024, 8), o, kMax).algo, Algo::kTree);
   EXPECT_EQ(choose(m, shapeOf(Collective::kReduce, 1024, 16, false), o, kMax).algo, Algo::kRing);
   EXPECT_EQ(choose(m, shapeOf(Collective::kReduceScatter, 1024, 8), o, kMax).algo, Algo::kRing);
+  // The fallback is visible: the description names the algorithm that could not run.
+  EXPECT_NE(describeChoice(choose(m, shapeOf(Collective::kReduceScatter, 1024, 8), o, kMax))
+                .find("ring (BRAID_ALGO=tree cannot run this shape)"),
+            std::string::npos);
+  EXPECT_NE(describeChoice(c).find("tree (BRAID_ALGO),"), std::string::npos) << describeChoice(c);
   o.algo = "direct";
   EXPECT_EQ(choose(m, shapeOf(Collective::kAllReduce, 1 << 20, 16, false), o, kMax).algo,
             Algo::kRing);

@@ -593,6 +593,8 @@ Status ShmTransport::create(OutOfBand* oob, const Config& config, std::unique_pt
     BRAID_RETURN_IF_ERROR(oob->allgather(&cmaOk, 1, &all));
     const bool allOk = std::all_of(all.begin(), all.end(), [](uint8_t v) { return v == 1; });
     t->node_->enableCrossMemoryAttach(allOk);
+    // Said when on, so a run with BRAID_SHM_CMA=1 can show it used the single-copy path.
+    if (allOk) BRAID_INFO(rank, "shm: single copy on (cross-memory attach, process_vm_readv)");
     if (!cmaOk) {
       BRAID_INFO(rank,
                  "shm: cross-memory attach (process_vm_readv) is not available: %s; large "
