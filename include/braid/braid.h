@@ -158,8 +158,8 @@ typedef struct braidGradSync* braidGradSync_t;
 /* Sum instead of average. */
 #define BRAID_GRADSYNC_SUM 2
 
-braidResult_t braidGradSyncCreate(braidGradSync_t* gradSync, braidComm_t comm,
-                                  size_t bucketBytes, int flags);
+braidResult_t braidGradSyncCreate(braidGradSync_t* gradSync, braidComm_t comm, size_t bucketBytes,
+                                  int flags);
 /* Registers a gradient buffer of count elements; *index (may be NULL) receives its index,
  * 0, 1, 2, ... in registration order. count == 0 is allowed (the gradient only needs marking). */
 braidResult_t braidGradSyncRegister(braidGradSync_t gradSync, void* grad, size_t count,

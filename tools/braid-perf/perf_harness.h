@@ -39,9 +39,9 @@ enum class RedOp { kSum = 0, kProd = 1, kMax = 2, kMin = 3, kAvg = 4 };
 inline constexpr int kNumRedOps = 5;
 
 size_t dataTypeSize(DataType type);
-const char* dataTypeName(DataType type);      // the C API's: int8 ... float16 float32 bfloat16
-const char* redOpName(RedOp op);              // sum prod max min avg
-const char* collectiveName(Collective coll);  // allreduce, reducescatter, ...
+const char* dataTypeName(DataType type);          // the C API's: int8 ... float16 float32 bfloat16
+const char* redOpName(RedOp op);                  // sum prod max min avg
+const char* collectiveName(Collective coll);      // allreduce, reducescatter, ...
 const char* collectiveTestName(Collective coll);  // all_reduce_perf, reduce_scatter_perf, ...
 bool collectiveHasOp(Collective coll);            // allreduce, reducescatter, reduce
 bool collectiveHasRoot(Collective coll);          // broadcast, reduce

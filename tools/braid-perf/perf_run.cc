@@ -392,8 +392,7 @@ void Runner::writeResults(double avgBusBw, int errors) const {
          ", \"agg_iters\": " + std::to_string(o_.aggIters) +
          ", \"run_cycles\": " + std::to_string(o_.runCycles) +
          ", \"check\": " + std::to_string(o_.check) +
-         ", \"average\": " + std::to_string(o_.average) +
-         ", \"datatype\": " +
+         ", \"average\": " + std::to_string(o_.average) + ", \"datatype\": " +
          jsonString(o_.type < 0 ? "all" : dataTypeName(static_cast<DataType>(o_.type))) +
          ", \"op\": " + jsonString(o_.op < 0 ? "all" : redOpName(static_cast<RedOp>(o_.op))) +
          ", \"root\": " + std::to_string(o_.root) + "},\n";
