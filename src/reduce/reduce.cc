@@ -28,6 +28,8 @@
 
 #include <array>
 #include <bit>
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "core/half.h"
@@ -253,9 +255,49 @@ BRAID_ALWAYS_INLINE void loopUnary(S* __restrict__ buf, size_t count, F f) {
   for (size_t i = 0; i < count; ++i) buf[i] = f(buf[i]);
 }
 
+// Buffers at any byte address are allowed (the C API does not require element alignment), and
+// reading a float through a misaligned float* is undefined behaviour: such buffers take these
+// loops, which move each element with memcpy (one unaligned load or store on x86). Each
+// element is read before it is written, so out may alias a or b.
+template <typename S>
+BRAID_ALWAYS_INLINE bool misaligned(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % alignof(S) != 0;
+}
+
+template <typename S>
+BRAID_ALWAYS_INLINE S loadAt(const void* base, size_t i) {
+  S v;
+  std::memcpy(&v, static_cast<const char*>(base) + i * sizeof(S), sizeof(S));
+  return v;
+}
+
+template <typename S>
+BRAID_ALWAYS_INLINE void storeAt(void* base, size_t i, S v) {
+  std::memcpy(static_cast<char*>(base) + i * sizeof(S), &v, sizeof(S));
+}
+
+template <typename S, typename F>
+BRAID_ALWAYS_INLINE void binaryUnaligned(void* out, const void* a, const void* b, size_t count,
+                                         F f) {
+  for (size_t i = 0; i < count; ++i) storeAt<S>(out, i, f(loadAt<S>(a, i), loadAt<S>(b, i)));
+}
+
+template <typename S, typename F>
+BRAID_ALWAYS_INLINE void unary(void* bufV, size_t count, F f) {
+  if (misaligned<S>(bufV)) {
+    for (size_t i = 0; i < count; ++i) storeAt<S>(bufV, i, f(loadAt<S>(bufV, i)));
+    return;
+  }
+  loopUnary(static_cast<S*>(bufV), count, f);
+}
+
 // Partial overlap is outside the contract; exact aliasing picks a loop with no false restrict.
 template <typename S, typename F>
 BRAID_ALWAYS_INLINE void binary(void* outV, const void* aV, const void* bV, size_t count, F f) {
+  if (misaligned<S>(outV) || misaligned<S>(aV) || misaligned<S>(bV)) {
+    binaryUnaligned<S>(outV, aV, bV, count, f);
+    return;
+  }
   S* out = static_cast<S*>(outV);
   const S* a = static_cast<const S*>(aV);
   const S* b = static_cast<const S*>(bV);
@@ -321,7 +363,7 @@ BRAID_TARGET_AVX2 inline void halfBlockToFloat(float* __restrict__ dst,
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
     _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
   }
-  for (; i < n; ++i) dst[i] = half_detail::halfToFloatInline(src[i]);
+  for (; i < n; ++i) dst[i] = half_detail::halfToFloatInline(loadAt<uint16_t>(src, i));
 }
 
 BRAID_TARGET_AVX2 inline void floatBlockToHalf(uint16_t* __restrict__ dst,
@@ -332,7 +374,7 @@ BRAID_TARGET_AVX2 inline void floatBlockToHalf(uint16_t* __restrict__ dst,
         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), h);
   }
-  for (; i < n; ++i) dst[i] = half_detail::floatToHalfInline(src[i]);
+  for (; i < n; ++i) storeAt<uint16_t>(dst, i, half_detail::floatToHalfInline(src[i]));
 }
 
 template <typename F>
@@ -416,8 +458,7 @@ BRAID_ALWAYS_INLINE void finishBody(void* buf, size_t count, int nranks) {
       return;
     }
 #endif
-    loopUnary(static_cast<typename Traits<D>::Storage*>(buf), count,
-              OnStorage<D, AvgFinishOp<C>>{op});
+    unary<typename Traits<D>::Storage>(buf, count, OnStorage<D, AvgFinishOp<C>>{op});
   }
 }
 
