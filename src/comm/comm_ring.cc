@@ -49,6 +49,7 @@ Status communicatorRing(Bootstrap* bootstrap, const Config& config, std::vector<
   const int rank = bootstrap->rank();
   const std::vector<RankInfo>& table = bootstrap->table();
   std::vector<std::string> hostIds;
+  hostIds.reserve(table.size());
   for (const RankInfo& info : table) hostIds.push_back(info.hostId);
   if (static_cast<int>(hostIds.size()) != n) hostIds.assign(static_cast<size_t>(n), "");
 

@@ -28,6 +28,7 @@
 
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -167,10 +168,11 @@ struct ComputeOp {
   }
   template <typename C>
   static bool isNan(C a) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wfloat-equal"
-    return a != a;
-#pragma GCC diagnostic pop
+    if constexpr (std::is_floating_point_v<C>) {
+      return std::isnan(a);
+    } else {
+      return false;
+    }
   }
   template <typename C>
   C operator()(C a, C b) const {

@@ -365,7 +365,9 @@ Status SocketTransport::connectChannels(
       std::vector<Fd> highToLow;
       for (int c = 0; c < 2 * perDirection; ++c) {
         (c < perDirection ? lowToHigh : highToLow)
-            .push_back(std::move(all[static_cast<size_t>(2 * perDirection * ch + c)]));
+            .push_back(
+                std::move(all[static_cast<size_t>(2 * perDirection) * static_cast<size_t>(ch) +
+                              static_cast<size_t>(c)]));
       }
       const bool lower = me < peer;
       (*out)[static_cast<size_t>(ch)].push_back(std::make_unique<SocketConnection>(
